@@ -1,0 +1,59 @@
+using StackExchange.Redis;
+
+namespace Sentinel.Core.Storage;
+
+/// <summary>
+/// The process's one Redis multiplexer, connected lazily (start-up never waits for Redis) and with
+/// <c>AbortOnConnectFail=false</c> so it keeps reconnecting in the background after an outage. StackExchange.Redis
+/// 1.2.6 calls take no CancellationToken: callers bound them with <c>WaitAsync</c>.
+/// </summary>
+internal sealed class RedisConnection : IAsyncDisposable
+{
+    private readonly ConfigurationOptions _options;
+    private readonly Lock _gate = new();
+    private Task<ConnectionMultiplexer>? _connecting;
+
+    public RedisConnection(string connectionString)
+    {
+        _options = ConfigurationOptions.Parse(connectionString);
+        _options.AbortOnConnectFail = false;
+        if (!connectionString.Contains("connectTimeout", StringComparison.OrdinalIgnoreCase))
+            _options.ConnectTimeout = 2000;
+        if (!connectionString.Contains("syncTimeout", StringComparison.OrdinalIgnoreCase))
+            _options.SyncTimeout = 2000;
+    }
+
+    /// <summary>The multiplexer, connecting on first use.</summary>
+    public async Task<ConnectionMultiplexer> GetAsync(CancellationToken cancellationToken)
+    {
+        Task<ConnectionMultiplexer> connecting;
+        lock (_gate)
+            connecting = _connecting ??= ConnectionMultiplexer.ConnectAsync(_options);
+        try
+        {
+            return await connecting.WaitAsync(cancellationToken);
+        }
+        catch (Exception) when (connecting.IsFaulted)
+        {
+            lock (_gate)
+            {
+                if (ReferenceEquals(_connecting, connecting))
+                    _connecting = null; // try afresh next time
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>A database handle, connecting on first use.</summary>
+    public async Task<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken) => (await GetAsync(cancellationToken)).GetDatabase();
+
+    public async ValueTask DisposeAsync()
+    {
+        Task<ConnectionMultiplexer>? connecting;
+        lock (_gate)
+            connecting = _connecting;
+        if (connecting is { IsCompletedSuccessfully: true })
+            (await connecting).Dispose();
+    }
+}

@@ -1,0 +1,85 @@
+using System.Text.Json;
+
+namespace Sentinel.Functions.CustomHandler;
+
+/// <summary>One event of a batch, with the metadata the host sent for it (each array in Metadata is index-aligned with the events).</summary>
+/// <param name="Body">The event body as the sender wrote it (for <c>dataType: string</c>, the string itself).</param>
+/// <param name="SequenceNumber">The partition sequence number.</param>
+/// <param name="Offset">The partition offset, as text.</param>
+/// <param name="EnqueuedTime">When the service accepted the event (UTC).</param>
+/// <param name="PartitionKey">The partition key the sender set.</param>
+/// <param name="Properties">The event's application (user) properties; an object, or undefined.</param>
+internal sealed record EventHubEvent(string Body, long? SequenceNumber, string? Offset, DateTimeOffset? EnqueuedTime, string? PartitionKey, JsonElement Properties)
+{
+    /// <summary>A user property as text, or null.</summary>
+    public string? Property(string name) =>
+        PayloadValue.TryGetProperty(Properties, name, out var v) ? PayloadValue.AsString(v) : null;
+}
+
+/// <summary>Where a batch came from.</summary>
+internal sealed record EventHubPartition(string? FullyQualifiedNamespace, string? EventHubName, string? ConsumerGroup, string? PartitionId);
+
+/// <summary>
+/// A <c>cardinality: many</c>, <c>dataType: string</c> Event Hubs invocation: <c>Data.{binding}</c> is a string holding
+/// a JSON array of strings, and Metadata carries <c>PartitionContext</c> and the index-aligned
+/// <c>SequenceNumberArray</c>, <c>OffsetArray</c>, <c>EnqueuedTimeUtcArray</c>, <c>PartitionKeyArray</c>, <c>PropertiesArray</c>
+/// and <c>SystemPropertiesArray</c>, each itself double-encoded (protocol notes §2.b).
+/// </summary>
+internal sealed record EventHubBatch(IReadOnlyList<EventHubEvent> Events, EventHubPartition Partition)
+{
+    /// <summary>Reads the batch; throws <see cref="InvocationPayloadException"/> when the events are missing or not an array.</summary>
+    public static EventHubBatch Parse(InvocationRequest request, string bindingName)
+    {
+        if (!request.TryGetData(bindingName, out var events))
+            throw new InvocationPayloadException($"Data has no '{bindingName}' entry.");
+        if (events.ValueKind != JsonValueKind.Array)
+            throw new InvocationPayloadException($"Data.{bindingName} is a {events.ValueKind}, not an array of events.");
+
+        var sequence = MetadataArray(request, "SequenceNumberArray");
+        var offsets = MetadataArray(request, "OffsetStringArray") ?? MetadataArray(request, "OffsetArray");
+        var enqueued = MetadataArray(request, "EnqueuedTimeUtcArray");
+        var keys = MetadataArray(request, "PartitionKeyArray");
+        var properties = MetadataArray(request, "PropertiesArray");
+        var system = MetadataArray(request, "SystemPropertiesArray");
+
+        var list = new List<EventHubEvent>(events.GetArrayLength());
+        var i = 0;
+        foreach (var e in events.EnumerateArray())
+        {
+            // dataType string: each element is the body text. Without a dataType the host sends parsed objects; keep their JSON.
+            var body = e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText();
+            var sys = At(system, i);
+            list.Add(new EventHubEvent(
+                body,
+                PayloadValue.AsInt64(At(sequence, i)) ?? SystemLong(sys, "SequenceNumber"),
+                PayloadValue.AsString(At(offsets, i)) ?? SystemString(sys, "OffsetString") ?? SystemString(sys, "Offset"),
+                PayloadValue.AsTime(At(enqueued, i)) ?? (PayloadValue.TryGetProperty(sys, "EnqueuedTimeUtc", out var t) ? PayloadValue.AsTime(t) : null),
+                PayloadValue.AsString(At(keys, i)) ?? SystemString(sys, "PartitionKey"),
+                PayloadValue.Unwrap(At(properties, i))));
+            i++;
+        }
+
+        return new EventHubBatch(list, ReadPartition(request));
+    }
+
+    private static EventHubPartition ReadPartition(InvocationRequest request)
+    {
+        if (!request.TryGetMetadata("TriggerPartitionContext", out var ctx) && !request.TryGetMetadata("PartitionContext", out ctx))
+            return new EventHubPartition(null, null, null, null);
+        return new EventHubPartition(Text(ctx, "FullyQualifiedNamespace"), Text(ctx, "EventHubName"), Text(ctx, "ConsumerGroup"), Text(ctx, "PartitionId"));
+    }
+
+    private static JsonElement? MetadataArray(InvocationRequest request, string name) =>
+        request.TryGetMetadata(name, out var v) && v.ValueKind == JsonValueKind.Array ? v : null;
+
+    private static JsonElement At(JsonElement? array, int index) =>
+        array is { } a && index < a.GetArrayLength() ? a[index] : default;
+
+    private static string? Text(JsonElement obj, string name) =>
+        PayloadValue.TryGetProperty(obj, name, out var v) ? PayloadValue.AsString(v) : null;
+
+    private static string? SystemString(JsonElement sys, string name) => Text(sys, name);
+
+    private static long? SystemLong(JsonElement sys, string name) =>
+        PayloadValue.TryGetProperty(sys, name, out var v) ? PayloadValue.AsInt64(v) : null;
+}

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Npgsql;
+using Sentinel.Core.Storage;
+using Sentinel.Core.Storage.Tables;
+using Sentinel.Functions.Hosting;
+
+namespace Sentinel.Functions.Health;
+
+/// <summary>One dependency's state: <c>up</c> or <c>down</c>, how long the check took, and why it failed.</summary>
+internal sealed record DependencyHealth(string Name, string Status, double LatencyMs, string? Error);
+
+/// <summary>The whole answer of <c>GET /api/health</c>.</summary>
+internal sealed record HealthReport(string Status, IReadOnlyList<DependencyHealth> Dependencies, IReadOnlyList<string> Down);
+
+/// <summary>The answer of <c>GET /api/version</c>.</summary>
+internal sealed record VersionInfo(string Name, string Version, string Mode, string Runtime, DateTimeOffset StartedAt);
+
+/// <summary>
+/// Checks PostgreSQL (<c>select 1</c>), Redis (<c>PING</c>) and Table storage (list one table) in parallel, each bounded
+/// by a timeout, and reports their latencies; any dependency down makes the answer 503 and names it.
+/// </summary>
+internal sealed class DependencyChecks(NpgsqlDataSource postgres, RedisConnection redis, TableServiceClient tables)
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
+
+    public async Task<HealthReport> CheckAsync(CancellationToken cancellationToken)
+    {
+        var results = await Task.WhenAll(
+            CheckAsync("postgres", async ct =>
+            {
+                await using var command = postgres.CreateCommand("select 1");
+                await command.ExecuteScalarAsync(ct);
+            }, cancellationToken),
+            CheckAsync("redis", async ct =>
+            {
+                var db = await redis.GetDatabaseAsync(ct);
+                await db.PingAsync().WaitAsync(ct);
+            }, cancellationToken),
+            CheckAsync("tables", tables.PingAsync, cancellationToken));
+        var down = results.Where(r => r.Status != "up").Select(r => r.Name).ToArray();
+        return new HealthReport(down.Length == 0 ? "healthy" : "unhealthy", results, down);
+    }
+
+    private static async Task<DependencyHealth> CheckAsync(string name, Func<CancellationToken, Task> check, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Timeout);
+        string? error = null;
+        try
+        {
+            await check(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            error = $"no answer within {Timeout.TotalSeconds:0} s";
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Messages of these clients name the endpoint, never the password.
+            error = $"{ex.GetType().Name}: {ex.Message}";
+        }
+
+        var ms = Math.Round(Stopwatch.GetElapsedTime(started).TotalMilliseconds, 2);
+        return new DependencyHealth(name, error is null ? "up" : "down", ms, error);
+    }
+}
+
+internal static class HealthEndpoints
+{
+    public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api");
+        api.MapGet("/health", async (DependencyChecks checks, HttpContext http, CancellationToken ct) =>
+        {
+            var report = await checks.CheckAsync(ct);
+            http.Response.Headers.CacheControl = "no-store";
+            return TypedResults.Json(report, ApiJsonContext.Default.HealthReport,
+                statusCode: report.Down.Count == 0 ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+        api.MapGet("/version", (HostInfo info) => TypedResults.Json(new VersionInfo(
+            "sentinel-functions",
+            typeof(HealthEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0",
+            info.Mode == HostMode.Standalone ? "standalone" : "functions",
+            RuntimeInformation.FrameworkDescription,
+            info.StartedAt), ApiJsonContext.Default.VersionInfo));
+        return app;
+    }
+}
+
+/// <summary>Source-generated JSON for the API's own response types.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(HealthReport))]
+[JsonSerializable(typeof(VersionInfo))]
+internal sealed partial class ApiJsonContext : JsonSerializerContext;
