@@ -45,7 +45,6 @@ internal static class SentinelApp
         app.MapHealthEndpoints();
         if (mode == HostMode.Standalone)
             app.MapStandaloneEventHubs();
-        app.MapFallback("/api/{**path}", () => Problems.Result(404, "not-found", "Not found", "No API endpoint has this path."));
         return app;
     }
 
