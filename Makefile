@@ -43,8 +43,10 @@ package: ## artifacts/functionapp (host.json, function folders, self-contained h
 	@echo "package: $(APP) and artifacts/functionapp.zip"
 
 bench: stack package ## run the benchmarks (ratios against baselines measured in the same run)
+	dotnet build functions/Sentinel.Functions -c Release -o artifacts/bench/framework-dependent -v quiet -nologo
 	set -a && . .data/stack.env && set +a && \
-	  dotnet run --project tests/Sentinel.Benchmarks -c Release -- --package "$(CURDIR)/$(APP)"
+	  dotnet run --project tests/Sentinel.Benchmarks -c Release -- --package "$(CURDIR)/$(APP)" \
+	    --dll "$(CURDIR)/artifacts/bench/framework-dependent/sentinel-functions.dll"
 
 clean: ## remove build output (keeps .data/)
 	rm -rf artifacts
