@@ -52,9 +52,9 @@ internal sealed record EventHubBatch(IReadOnlyList<EventHubEvent> Events, EventH
             list.Add(new EventHubEvent(
                 body,
                 PayloadValue.AsInt64(At(sequence, i)) ?? SystemLong(sys, "SequenceNumber"),
-                PayloadValue.AsString(At(offsets, i)) ?? SystemString(sys, "OffsetString") ?? SystemString(sys, "Offset"),
+                PayloadValue.AsString(At(offsets, i)) ?? Text(sys, "OffsetString") ?? Text(sys, "Offset"),
                 PayloadValue.AsTime(At(enqueued, i)) ?? (PayloadValue.TryGetProperty(sys, "EnqueuedTimeUtc", out var t) ? PayloadValue.AsTime(t) : null),
-                PayloadValue.AsString(At(keys, i)) ?? SystemString(sys, "PartitionKey"),
+                PayloadValue.AsString(At(keys, i)) ?? Text(sys, "PartitionKey"),
                 PayloadValue.Unwrap(At(properties, i))));
             i++;
         }
@@ -77,8 +77,6 @@ internal sealed record EventHubBatch(IReadOnlyList<EventHubEvent> Events, EventH
 
     private static string? Text(JsonElement obj, string name) =>
         PayloadValue.TryGetProperty(obj, name, out var v) ? PayloadValue.AsString(v) : null;
-
-    private static string? SystemString(JsonElement sys, string name) => Text(sys, name);
 
     private static long? SystemLong(JsonElement sys, string name) =>
         PayloadValue.TryGetProperty(sys, name, out var v) ? PayloadValue.AsInt64(v) : null;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Diagnostics.Metrics;
 using Sentinel.Core.Storage;
+using Sentinel.Functions.Diagnostics;
 using Sentinel.Functions.Functions;
 
 namespace Sentinel.Functions.CustomHandler;
@@ -20,20 +20,14 @@ internal sealed partial class InvocationDispatcher(
     SentinelMetrics metrics,
     ILogger<InvocationDispatcher> logger)
 {
+    /// <summary>Never throws but for cancellation: every failure becomes a non-2xx outcome the caller can act on.</summary>
     public async Task<DispatchOutcome> DispatchAsync(FunctionDefinition function, ReadOnlyMemory<byte> body, string invocationId, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         InvocationResult result;
         try
         {
-            result = await RunAsync(function, body, invocationId, cancellationToken);
-        }
-        catch (InvocationPayloadException ex)
-        {
-            // A payload that cannot be understood will not be understood on retry either: record it, acknowledge it.
-            LogRejected(logger, function.Name, invocationId, ex.Message);
-            await rejected.RecordAsync(null, function.Name, $"invocation {invocationId}", ex.Message, body, cancellationToken);
-            result = InvocationResult.Ok($"rejected: {ex.Message}");
+            result = await RunOrRejectAsync(function, body, invocationId, cancellationToken);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -47,6 +41,22 @@ internal sealed partial class InvocationDispatcher(
         metrics.RecordInvocation(function.Name, outcome, Stopwatch.GetElapsedTime(started));
         // 500 rather than 503: the host treats every non-2xx alike, and a 5xx reads right in its logs.
         return new DispatchOutcome(result.Succeeded ? StatusCodes.Status200OK : StatusCodes.Status500InternalServerError, result.ToEnvelope());
+    }
+
+    private async Task<InvocationResult> RunOrRejectAsync(FunctionDefinition function, ReadOnlyMemory<byte> body, string invocationId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await RunAsync(function, body, invocationId, cancellationToken);
+        }
+        catch (InvocationPayloadException ex)
+        {
+            // A payload that cannot be understood will not be understood on retry either: record it, acknowledge it.
+            // If recording fails, that exception is a retry like any other: nothing is acknowledged unrecorded.
+            LogRejected(logger, function.Name, invocationId, ex.Message);
+            await rejected.RecordAsync(null, function.Name, $"invocation {invocationId}", ex.Message, body, cancellationToken);
+            return InvocationResult.Ok($"rejected: {ex.Message}");
+        }
     }
 
     private async Task<InvocationResult> RunAsync(FunctionDefinition function, ReadOnlyMemory<byte> body, string invocationId, CancellationToken cancellationToken)
@@ -73,29 +83,4 @@ internal sealed partial class InvocationDispatcher(
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Error, Message = "Invocation {InvocationId} of {Function} failed; asking the host to retry")]
     private static partial void LogTransient(ILogger logger, Exception exception, string function, string invocationId);
-}
-
-/// <summary>The process's meters (System.Diagnostics.Metrics; exported by whatever listener the host attaches).</summary>
-internal sealed class SentinelMetrics : IDisposable
-{
-    public const string MeterName = "Sentinel";
-    private readonly Meter _meter;
-    private readonly Counter<long> _invocations;
-    private readonly Histogram<double> _invocationDuration;
-
-    public SentinelMetrics(IMeterFactory meterFactory)
-    {
-        _meter = meterFactory.Create(MeterName);
-        _invocations = _meter.CreateCounter<long>("sentinel.invocations", description: "Function invocations by outcome");
-        _invocationDuration = _meter.CreateHistogram<double>("sentinel.invocation.duration", unit: "s");
-    }
-
-    public void RecordInvocation(string function, string outcome, TimeSpan duration)
-    {
-        var tags = new TagList { { "function", function }, { "outcome", outcome } };
-        _invocations.Add(1, tags);
-        _invocationDuration.Record(duration.TotalSeconds, tags);
-    }
-
-    public void Dispose() => _meter.Dispose();
 }

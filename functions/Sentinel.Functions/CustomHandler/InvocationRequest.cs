@@ -29,12 +29,6 @@ internal sealed class InvocationRequest : IDisposable
             ? (int)(PayloadValue.AsInt64(n) ?? 0)
             : 0;
 
-    /// <summary>The host's clock at invocation (<c>Metadata.sys.UtcNow</c>), when present.</summary>
-    public DateTimeOffset? HostUtcNow =>
-        PayloadValue.TryGetProperty(Metadata, "sys", out var sys) && PayloadValue.TryGetProperty(sys, "UtcNow", out var now)
-            ? PayloadValue.AsTime(now)
-            : null;
-
     /// <summary>Parses an envelope; throws <see cref="InvocationPayloadException"/> when it is not one.</summary>
     public static InvocationRequest Parse(ReadOnlyMemory<byte> body)
     {

@@ -45,7 +45,7 @@ internal static class PayloadValue
 
         foreach (var p in obj.EnumerateObject())
         {
-            if (p.NameEquals(name) || string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase))
             {
                 value = Unwrap(p.Value);
                 return true;

@@ -17,9 +17,10 @@ internal sealed class HttpEnvelopeFunction(IServer server, IHttpClientFactory cl
 {
     public const string ClientName = "loopback";
 
-    private static readonly HashSet<string> SkippedHeaders = new(StringComparer.OrdinalIgnoreCase)
+    // Not copied in either direction: they describe one connection, not the request.
+    private static readonly HashSet<string> HopByHop = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
+        "Host", "Content-Length", "Transfer-Encoding", "Connection",
     };
 
     public async Task<InvocationResult> RunAsync(InvocationRequest request, InvocationContext context, CancellationToken cancellationToken)
@@ -49,8 +50,8 @@ internal sealed class HttpEnvelopeFunction(IServer server, IHttpClientFactory cl
                     ? h.Value.EnumerateArray().Select(PayloadValue.AsString).OfType<string>().ToArray()
                     : [PayloadValue.AsString(PayloadValue.Unwrap(h.Value)) ?? ""];
                 if (h.Name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
-                    contentType = values.FirstOrDefault();
-                if (!SkippedHeaders.Contains(h.Name))
+                    contentType = values.FirstOrDefault(); // set on the content below
+                else if (!HopByHop.Contains(h.Name))
                     message.Headers.TryAddWithoutValidation(h.Name, values);
             }
         }
@@ -67,7 +68,7 @@ internal sealed class HttpEnvelopeFunction(IServer server, IHttpClientFactory cl
         var responseHeaders = new JsonObject();
         foreach (var h in response.Headers.Concat(response.Content.Headers))
         {
-            if (!SkippedHeaders.Contains(h.Key) || h.Key.Equals("Content-Type", StringComparison.OrdinalIgnoreCase))
+            if (!HopByHop.Contains(h.Key))
                 responseHeaders[h.Key] = string.Join(", ", h.Value);
         }
 

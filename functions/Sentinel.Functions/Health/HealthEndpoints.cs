@@ -1,12 +1,11 @@
 using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Npgsql;
 using Sentinel.Core.Storage;
 using Sentinel.Core.Storage.Tables;
 using Sentinel.Functions.Hosting;
+using Sentinel.Functions.Http;
 
 namespace Sentinel.Functions.Health;
 
@@ -91,9 +90,3 @@ internal static class HealthEndpoints
         return app;
     }
 }
-
-/// <summary>Source-generated JSON for the API's own response types.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
-[JsonSerializable(typeof(HealthReport))]
-[JsonSerializable(typeof(VersionInfo))]
-internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -4,6 +4,7 @@ using Npgsql;
 using Sentinel.Core.Storage;
 using Sentinel.Core.Storage.Tables;
 using Sentinel.Functions.CustomHandler;
+using Sentinel.Functions.Diagnostics;
 using Sentinel.Functions.Functions;
 using Sentinel.Functions.Health;
 using Sentinel.Functions.Http;

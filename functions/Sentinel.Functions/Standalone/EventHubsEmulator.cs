@@ -61,9 +61,6 @@ internal sealed partial class EventHubsEmulator
             _partitions[i] = new Partition();
     }
 
-    /// <summary>The hub name the endpoint accepts (the resolved <c>%SENTINEL_METRICS_HUB%</c>).</summary>
-    public string HubName => _hub;
-
     public async Task<IResult> SendAsync(HttpContext http, string hub, string? partitionId, string? publisher, CancellationToken cancellationToken)
     {
         var request = http.Request;

@@ -15,6 +15,12 @@ internal sealed record AcceptedEvent(string Body, long SequenceNumber, long Offs
 /// </summary>
 internal static class HostPayloads
 {
+    // TimerInfo's ScheduleStatus times keep their offset; EventData times are DateTime of Kind Unspecified, written
+    // without a zone; sys.UtcNow carries its Z.
+    private const string OffsetTime = "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz";
+    private const string ZonelessTime = "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF";
+    private const string UtcTime = "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'";
+
     /// <summary>An Event Hubs <c>cardinality: many</c>, <c>dataType: string</c> invocation.</summary>
     public static byte[] EventHubBatch(string functionName, string bindingName, string fullyQualifiedNamespace, string hub, string consumerGroup, string partitionId, IReadOnlyList<AcceptedEvent> events, DateTimeOffset utcNow)
     {
@@ -88,9 +94,9 @@ internal static class HostPayloads
             else
             {
                 w.WriteStartObject("ScheduleStatus");
-                w.WriteString("Last", last.Value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture));
-                w.WriteString("Next", next.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture));
-                w.WriteString("LastUpdated", last.Value.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFFzzz", CultureInfo.InvariantCulture));
+                w.WriteString("Last", last.Value.ToString(OffsetTime, CultureInfo.InvariantCulture));
+                w.WriteString("Next", next.ToString(OffsetTime, CultureInfo.InvariantCulture));
+                w.WriteString("LastUpdated", last.Value.ToString(OffsetTime, CultureInfo.InvariantCulture));
                 w.WriteEndObject();
             }
 
@@ -103,14 +109,13 @@ internal static class HostPayloads
         });
     }
 
-    // The host serializes DateTime of Kind Unspecified: ISO without a zone.
-    private static string HostTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF", CultureInfo.InvariantCulture);
+    private static string HostTime(DateTimeOffset t) => t.UtcDateTime.ToString(ZonelessTime, CultureInfo.InvariantCulture);
 
     private static void WriteSys(Utf8JsonWriter w, string functionName, DateTimeOffset utcNow)
     {
         w.WriteStartObject("sys");
         w.WriteString("MethodName", functionName);
-        w.WriteString("UtcNow", utcNow.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", CultureInfo.InvariantCulture));
+        w.WriteString("UtcNow", utcNow.UtcDateTime.ToString(UtcTime, CultureInfo.InvariantCulture));
         w.WriteString("RandGuid", Guid.NewGuid().ToString());
         w.WriteEndObject();
     }

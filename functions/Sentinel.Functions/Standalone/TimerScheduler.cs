@@ -16,21 +16,22 @@ internal sealed partial class TimerScheduler(InvocationDispatcher dispatcher, IC
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var runs = new List<Task>();
-        foreach (var f in FunctionRegistry.All)
-        {
-            if (f.Trigger is TimerTrigger)
-                runs.Add(RunAsync(f, stoppingToken));
-        }
-
-        return Task.WhenAll(runs);
+        // Every schedule is resolved before any timer runs: a bad %Setting% or expression faults this service at
+        // start (and so stops the host), instead of silently leaving one timer dead beside the others.
+        var timers = FunctionRegistry.All.Where(f => f.Trigger is TimerTrigger).Select(f => (f, ScheduleOf(f))).ToList();
+        return Task.WhenAll(timers.Select(t => RunAsync(t.f, t.Item2, stoppingToken)));
     }
 
     /// <summary>Runs one timer function until <paramref name="cancellationToken"/> is cancelled.</summary>
-    internal async Task RunAsync(FunctionDefinition function, CancellationToken cancellationToken)
+    internal Task RunAsync(FunctionDefinition function, CancellationToken cancellationToken) =>
+        RunAsync(function, ScheduleOf(function), cancellationToken);
+
+    private NCrontabSchedule ScheduleOf(FunctionDefinition function) =>
+        NCrontabSchedule.Parse(AppSettingExpression.Resolve(((TimerTrigger)function.Trigger).Schedule, k => configuration[k]));
+
+    private async Task RunAsync(FunctionDefinition function, NCrontabSchedule schedule, CancellationToken cancellationToken)
     {
         var trigger = (TimerTrigger)function.Trigger;
-        var schedule = NCrontabSchedule.Parse(AppSettingExpression.Resolve(trigger.Schedule, k => configuration[k]));
         LogScheduled(logger, function.Name, schedule.Expression);
         DateTimeOffset? last = null;
         try

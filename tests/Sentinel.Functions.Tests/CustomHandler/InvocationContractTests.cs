@@ -159,6 +159,20 @@ public sealed class InvocationContractTests : IAsyncLifetime
         Assert.Equal(1, await _host.Database!.ScalarAsync("select count(*) from rejected_events where function = 'ingest-metrics'"));
     }
 
+    [Fact]
+    public async Task MalformedEnvelope_CannotBeRecorded_AsksForRetryWithEnvelope()
+    {
+        // PostgreSQL unreachable: the rejected payload cannot be recorded, so it must not be acknowledged either.
+        await using var host = await SentinelTestHost.StartAsync(HostMode.Functions, database: false);
+
+        using var response = await host.Client.PostAsync(new Uri("/ingest-metrics", UriKind.Relative), Json("not json at all"));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var envelope = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.StartsWith("transient failure, retry requested: ", envelope.RootElement.GetProperty("Logs")[0].GetString(), StringComparison.Ordinal);
+    }
+
     internal static void AssertEnvelope(JsonDocument envelope, string expectedLog)
     {
         var root = envelope.RootElement;
