@@ -18,8 +18,9 @@ internal sealed class TableSharedKeyLitePolicy(TableStorageAccount account, Time
     {
         var date = timeProvider.GetUtcNow().ToString("r", CultureInfo.InvariantCulture);
         message.Request.Headers.SetValue("x-ms-date", date);
-        var uri = message.Request.Uri;
-        var path = uri.Path; // as it goes on the wire: RequestUriBuilder keeps the encoded form
+        // Sign the path exactly as it goes on the wire, after System.Uri has had its say (as Azure.Data.Tables does).
+        var uri = message.Request.Uri.ToUri();
+        var path = uri.AbsolutePath;
         var comp = CompParameter(uri.Query);
         message.Request.Headers.SetValue("Authorization", Sign(account, date, path, comp));
     }
