@@ -20,10 +20,15 @@ internal sealed class SentinelTestHost : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private SentinelTestHost(WebApplication app, TestDatabase? database)
+    private readonly string _keyDirectory;
+    private readonly bool _ownTables;
+
+    private SentinelTestHost(WebApplication app, TestDatabase? database, string keyDirectory, bool ownTables)
     {
         _app = app;
         Database = database;
+        _keyDirectory = keyDirectory;
+        _ownTables = ownTables;
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseAddress = new Uri(address);
         Client = new HttpClient { BaseAddress = BaseAddress };
@@ -50,9 +55,16 @@ internal sealed class SentinelTestHost : IAsyncDisposable
                 .MigrateAsync(CancellationToken.None);
         }
 
+        var isolation = Guid.NewGuid().ToString("N")[..12];
+        var keyDirectory = Path.Combine(Path.GetTempPath(), "sentinel-test-keys-" + isolation);
         var all = new Dictionary<string, string>
         {
             ["urls"] = "http://127.0.0.1:0",
+            // Each host has its own directory tables, Redis keys and signing keys, so test classes run in parallel.
+            ["Identity:TablePrefix"] = "t" + isolation,
+            ["Redis:KeyPrefix"] = $"test:{isolation}:",
+            ["Identity:SigningKeyDirectory"] = keyDirectory,
+            ["Identity:PasswordIterations"] = "100000",
             ["ConnectionStrings:Postgres"] = db?.ConnectionString ?? $"Host={TestServers.ClosedPort().Replace(":", ";Port=", StringComparison.Ordinal)};Username=x;Password=x;Database=x",
             ["ConnectionStrings:Redis"] = TestServers.Redis,
             ["ConnectionStrings:Tables"] = TestServers.Tables,
@@ -64,14 +76,19 @@ internal sealed class SentinelTestHost : IAsyncDisposable
         var args = all.Select(kv => $"--{kv.Key}={kv.Value}").ToArray();
         var app = SentinelApp.Build(mode, args, builder => services?.Invoke(builder.Services));
         await app.StartAsync();
-        return new SentinelTestHost(app, db);
+        return new SentinelTestHost(app, db, keyDirectory, ownTables: all["ConnectionStrings:Tables"] == TestServers.Tables);
     }
 
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
         await _app.StopAsync();
+        if (_ownTables)
+            await _app.Services.GetRequiredService<Sentinel.Core.Identity.IdentityDirectory>().DeleteTablesAsync(CancellationToken.None);
+
         await _app.DisposeAsync();
+        if (Directory.Exists(_keyDirectory))
+            Directory.Delete(_keyDirectory, recursive: true);
         if (Database is not null)
             await Database.DisposeAsync();
     }

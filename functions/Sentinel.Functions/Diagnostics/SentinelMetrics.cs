@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Sentinel.Core.RateLimiting;
+using Sentinel.Core.RequestLog;
 
 namespace Sentinel.Functions.Diagnostics;
 
@@ -11,9 +13,14 @@ internal sealed class SentinelMetrics : IDisposable
     private readonly Counter<long> _invocations;
     private readonly Histogram<double> _invocationDuration;
 
-    public SentinelMetrics(IMeterFactory meterFactory)
+    public SentinelMetrics(IMeterFactory meterFactory, RateLimiter limiter, RequestLogWriter requestLog)
     {
         _meter = meterFactory.Create(MeterName);
+        _meter.CreateObservableCounter("sentinel.ratelimit.fail_open.decisions", () => limiter.FailOpenDecisions, description: "Rate-limit decisions made in process because Redis was unreachable");
+        _meter.CreateObservableGauge("sentinel.ratelimit.degraded", () => limiter.IsDegraded ? 1 : 0, description: "1 while rate limiting fails open");
+        _meter.CreateObservableCounter("sentinel.requestlog.written", () => requestLog.Written, description: "Request-log rows written");
+        _meter.CreateObservableCounter("sentinel.requestlog.dropped", () => requestLog.Dropped, description: "Request-log entries dropped because the queue was full");
+        _meter.CreateObservableGauge("sentinel.requestlog.pending", () => requestLog.Pending, description: "Request-log entries waiting to be written");
         _invocations = _meter.CreateCounter<long>("sentinel.invocations", description: "Function invocations by outcome");
         _invocationDuration = _meter.CreateHistogram<double>("sentinel.invocation.duration", unit: "s");
     }

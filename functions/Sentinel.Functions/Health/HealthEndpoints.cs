@@ -2,8 +2,11 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Npgsql;
+using Sentinel.Core.RateLimiting;
+using Sentinel.Core.RequestLog;
 using Sentinel.Core.Storage;
 using Sentinel.Core.Storage.Tables;
+using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Hosting;
 using Sentinel.Functions.Http;
 
@@ -13,7 +16,14 @@ namespace Sentinel.Functions.Health;
 internal sealed record DependencyHealth(string Name, string Status, double LatencyMs, string? Error);
 
 /// <summary>The whole answer of <c>GET /api/health</c>.</summary>
-internal sealed record HealthReport(string Status, IReadOnlyList<DependencyHealth> Dependencies, IReadOnlyList<string> Down);
+internal sealed record HealthReport(string Status, IReadOnlyList<DependencyHealth> Dependencies, IReadOnlyList<string> Down, GatewayHealth? Gateway = null);
+
+/// <summary>
+/// The gateway's own state: where rate-limit decisions are made (<c>redis</c>, or <c>in-process</c> while failing
+/// open), since when, how many decisions were made in process; and the request log's queue.
+/// </summary>
+internal sealed record GatewayHealth(string RateLimiting, DateTimeOffset? DegradedSince, long FailOpenDecisions, long FailOpenEpisodes,
+    int RequestLogPending, long RequestLogWritten, long RequestLogDropped, long RequestLogFailedBatches);
 
 /// <summary>The answer of <c>GET /api/version</c>.</summary>
 internal sealed record VersionInfo(string Name, string Version, string Mode, string Runtime, DateTimeOffset StartedAt);
@@ -74,19 +84,25 @@ internal static class HealthEndpoints
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
-        api.MapGet("/health", async (DependencyChecks checks, HttpContext http, CancellationToken ct) =>
+        api.MapGet("/health", async (DependencyChecks checks, RateLimiter limiter, RequestLogWriter log, HttpContext http, CancellationToken ct) =>
         {
-            var report = await checks.CheckAsync(ct);
+            var report = await checks.CheckAsync(ct) with
+            {
+                Gateway = new GatewayHealth(limiter.IsDegraded ? "in-process" : "redis", limiter.DegradedSince, limiter.FailOpenDecisions, limiter.FailOpenEpisodes,
+                    log.Pending, log.Written, log.Dropped, log.FailedBatches),
+            };
             http.Response.Headers.CacheControl = "no-store";
             return TypedResults.Json(report, ApiJsonContext.Default.HealthReport,
                 statusCode: report.Down.Count == 0 ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        });
+        }).Anonymous().WithTags("health").WithSummary("Dependencies up or down with latencies (503 naming what is down), and the gateway's fail-open state.")
+          .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/version", (HostInfo info) => TypedResults.Json(new VersionInfo(
             "sentinel-functions",
             typeof(HealthEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0",
             info.Mode == HostMode.Standalone ? "standalone" : "functions",
             RuntimeInformation.FrameworkDescription,
-            info.StartedAt), ApiJsonContext.Default.VersionInfo));
+            info.StartedAt), ApiJsonContext.Default.VersionInfo))
+          .Anonymous().WithTags("health").WithSummary("Name, version, mode and runtime.").Produces<VersionInfo>();
         return app;
     }
 }

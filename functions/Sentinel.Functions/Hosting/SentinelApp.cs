@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sentinel.Functions.CustomHandler;
+using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Health;
 using Sentinel.Functions.Http;
 using Sentinel.Functions.Standalone;
@@ -34,15 +35,21 @@ internal static class SentinelApp
         builder.WebHost.UseUrls(ListenUrl(mode, builder.Configuration));
 
         builder.Services.AddSentinelFoundation(mode, time ?? TimeProvider.System);
+        builder.Services.AddSentinelGateway();
+        builder.Services.AddSentinelOpenApi();
         configure?.Invoke(builder);
 
         var app = builder.Build();
         app.UseSentinelProblems();
         if (mode == HostMode.Standalone)
             app.UseDashboard();
-        else
+        app.UseRouting();
+        app.UseSentinelGateway();
+        if (mode == HostMode.Functions)
             app.MapCustomHandler();
         app.MapHealthEndpoints();
+        app.MapSentinelGateway();
+        app.MapSentinelOpenApi();
         if (mode == HostMode.Standalone)
             app.MapStandaloneEventHubs();
         return app;

@@ -11,7 +11,7 @@ namespace Sentinel.Functions.Hosting;
 internal static class SentinelConfiguration
 {
     /// <summary>Defaults for settings that have a safe one. Connection strings have none: they are required.</summary>
-    public static IReadOnlyDictionary<string, string?> Defaults { get; } = new Dictionary<string, string?>
+    public static IReadOnlyDictionary<string, string?> Defaults { get; } = new Dictionary<string, string?>(Gateway.GatewayDefaults.Settings())
     {
         [Functions.FunctionRegistry.MetricsHubSetting] = "agent-metrics",
         [Functions.FunctionRegistry.MetricsConsumerGroupSetting] = "ingest",

@@ -1,0 +1,77 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Sentinel.Core.Storage;
+using StackExchange.Redis;
+
+namespace Sentinel.Core.Identity;
+
+/// <summary>
+/// Access tokens denied before they expire, in Redis so every instance agrees: one key per revoked <c>jti</c>
+/// (logout, refresh-token reuse) living until the token would have expired, and one cut-off per user (disable, role
+/// change) denying every token issued at or before it. If Redis is unreachable the check lets tokens through (their
+/// life is 10 minutes) and says so; revocations made by this instance are also kept in process and still apply.
+/// </summary>
+internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, TimeProvider time)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(500);
+    private readonly ConcurrentDictionary<string, DateTimeOffset> _local = new(StringComparer.Ordinal);
+
+    /// <summary>How long a user cut-off is kept: longer than any access token lives.</summary>
+    public static readonly TimeSpan UserCutoffLife = TimeSpan.FromDays(1);
+
+    public async Task RevokeTokenAsync(string jti, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+    {
+        _local[keys.RevokedToken(jti)] = expiresAt;
+        var ttl = expiresAt - time.GetUtcNow();
+        if (ttl <= TimeSpan.Zero)
+            return;
+        var db = await redis.GetDatabaseAsync(cancellationToken);
+        await db.StringSetAsync(keys.RevokedToken(jti), "1", ttl + TimeSpan.FromMinutes(1)).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Denies every token of this user issued at or before now.</summary>
+    public async Task RevokeUserTokensAsync(string tenantId, string userId, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        _local[keys.UserCutoff(tenantId, userId)] = now;
+        var db = await redis.GetDatabaseAsync(cancellationToken);
+        await db.StringSetAsync(keys.UserCutoff(tenantId, userId), now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), UserCutoffLife).WaitAsync(cancellationToken);
+    }
+
+    /// <summary>True when the token was revoked; null when Redis could not be asked (the caller logs and lets it through).</summary>
+    public async Task<bool?> IsRevokedAsync(Principal principal, DateTimeOffset issuedAt, CancellationToken cancellationToken)
+    {
+        var tokenKey = keys.RevokedToken(principal.TokenId!);
+        var userKey = keys.UserCutoff(principal.TenantId, principal.SubjectId);
+        if (_local.ContainsKey(tokenKey) || (_local.TryGetValue(userKey, out var localCut) && issuedAt.ToUnixTimeSeconds() <= localCut.ToUnixTimeSeconds()))
+            return true;
+        try
+        {
+            var db = await redis.GetDatabaseAsync(cancellationToken);
+            var values = await db.StringGetAsync([tokenKey, userKey]).WaitAsync(Timeout, cancellationToken);
+            if (!values[0].IsNull)
+                return true;
+            return !values[1].IsNull && long.TryParse((string?)values[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var cut) && issuedAt.ToUnixTimeSeconds() <= cut;
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            Prune();
+        }
+    }
+
+    private void Prune()
+    {
+        if (_local.IsEmpty)
+            return;
+        var horizon = time.GetUtcNow() - UserCutoffLife;
+        foreach (var (key, value) in _local)
+        {
+            if (value < horizon)
+                _local.TryRemove(key, out _);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Sentinel.Core.Storage;
+using StackExchange.Redis;
+
+namespace Sentinel.Core.RateLimiting;
+
+/// <summary>
+/// Token buckets in Redis: one Lua script per decision (atomic, one round trip), timed by Redis <c>TIME</c> so
+/// instances with skewed clocks agree. When Redis is unreachable it fails open to an in-process bucket per
+/// instance — logged, counted and shown in <c>/api/health</c> — and tries Redis again every
+/// <see cref="RetryRedisAfter"/>, returning to it by itself when it answers.
+/// </summary>
+internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys, TimeProvider time, ILogger<RateLimiter> logger)
+{
+    /// <summary>How long a decision may wait for Redis before the local bucket decides instead.</summary>
+    public static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>After a Redis failure, decisions stay local this long before Redis is tried again.</summary>
+    public static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// KEYS[1] the bucket hash {t = tokens, ts = µs}; ARGV capacity, refill/s, cost. Returns
+    /// {allowed, tokens (string: Lua numbers are doubles), retry µs, reset µs}. Mirrors <see cref="TokenBucket.Take"/>.
+    /// </summary>
+    internal const string Script = """
+        local cap = tonumber(ARGV[1])
+        local rate = tonumber(ARGV[2])
+        local cost = tonumber(ARGV[3])
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        local b = redis.call('HMGET', KEYS[1], 't', 'ts')
+        local tokens = tonumber(b[1])
+        local ts = tonumber(b[2])
+        if tokens == nil or ts == nil then
+          tokens = cap
+          ts = now
+        end
+        if now > ts then
+          tokens = math.min(cap, tokens + (now - ts) * rate / 1000000)
+          ts = now
+        end
+        local allowed = 0
+        local retry = 0
+        if cost <= tokens then
+          tokens = tokens - cost
+          allowed = 1
+        else
+          retry = math.ceil((cost - tokens) * 1000000 / rate)
+        end
+        local reset = math.ceil((cap - tokens) * 1000000 / rate)
+        redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', string.format('%d', ts))
+        redis.call('PEXPIRE', KEYS[1], math.ceil(reset / 1000) + 1000)
+        return {allowed, string.format('%.17g', tokens), retry, reset}
+        """;
+
+    private readonly ConcurrentDictionary<string, TokenBucket.State> _local = new(StringComparer.Ordinal);
+    private readonly Lock _localGate = new();
+    private long _redisRetryAtTicks;
+    private long _failOpenDecisions;
+    private long _failOpenEpisodes;
+    private long _degradedSinceTicks;
+
+    /// <summary>True while decisions are made in process because Redis is unreachable.</summary>
+    public bool IsDegraded => Volatile.Read(ref _degradedSinceTicks) != 0;
+
+    /// <summary>When the current fail-open episode began, if one is going on.</summary>
+    public DateTimeOffset? DegradedSince => Volatile.Read(ref _degradedSinceTicks) is var t and not 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
+    /// <summary>Decisions taken in process since start.</summary>
+    public long FailOpenDecisions => Interlocked.Read(ref _failOpenDecisions);
+
+    /// <summary>Times Redis was lost since start.</summary>
+    public long FailOpenEpisodes => Interlocked.Read(ref _failOpenEpisodes);
+
+    public async Task<RateLimitDecision> AcquireAsync(RateLimitPolicy policy, string subject, double? cost, CancellationToken cancellationToken)
+    {
+        var take = cost ?? policy.Cost;
+        var key = keys.Bucket(policy.Name, subject);
+        if (time.GetUtcNow().UtcTicks >= Volatile.Read(ref _redisRetryAtTicks))
+        {
+            try
+            {
+                var decision = await AcquireFromRedisAsync(policy, key, take, cancellationToken);
+                if (Interlocked.Exchange(ref _degradedSinceTicks, 0) is var since and not 0)
+                {
+                    _local.Clear();
+                    LogRedisBack(logger, (time.GetUtcNow() - new DateTimeOffset(since, TimeSpan.Zero)).TotalSeconds);
+                }
+
+                return decision;
+            }
+            catch (Exception ex) when (ex is RedisException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                Volatile.Write(ref _redisRetryAtTicks, (time.GetUtcNow() + RetryRedisAfter).UtcTicks);
+                if (Interlocked.CompareExchange(ref _degradedSinceTicks, time.GetUtcNow().UtcTicks, 0) == 0)
+                {
+                    Interlocked.Increment(ref _failOpenEpisodes);
+                    LogFailOpen(logger, ex.GetType().Name, ex.Message);
+                }
+            }
+        }
+
+        Interlocked.Increment(ref _failOpenDecisions);
+        return AcquireLocally(policy, key, take);
+    }
+
+    private async Task<RateLimitDecision> AcquireFromRedisAsync(RateLimitPolicy policy, string key, double cost, CancellationToken cancellationToken)
+    {
+        var db = await redis.GetDatabaseAsync(cancellationToken).WaitAsync(RedisTimeout, cancellationToken);
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(Script, [key],
+        [
+            policy.Capacity.ToString("R", CultureInfo.InvariantCulture),
+            policy.RefillPerSecond.ToString("R", CultureInfo.InvariantCulture),
+            cost.ToString("R", CultureInfo.InvariantCulture),
+        ]).WaitAsync(RedisTimeout, cancellationToken))!;
+        var remaining = double.Parse((string)result[1]!, NumberStyles.Float, CultureInfo.InvariantCulture);
+        return new RateLimitDecision((long)result[0] == 1, remaining, TimeSpan.FromMicroseconds((long)result[2]), TimeSpan.FromMicroseconds((long)result[3]), policy);
+    }
+
+    private RateLimitDecision AcquireLocally(RateLimitPolicy policy, string key, double cost)
+    {
+        var now = time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+        lock (_localGate)
+        {
+            if (_local.Count > 100_000)
+                _local.Clear(); // bounded: an attacker cycling subjects cannot grow it without limit
+            var current = _local.TryGetValue(key, out var s) ? s : (TokenBucket.State?)null;
+            var (next, allowed, remaining, retry, reset) = TokenBucket.Take(current, now, policy.Capacity, policy.RefillPerSecond, cost);
+            _local[key] = next;
+            return new RateLimitDecision(allowed, remaining, TimeSpan.FromMicroseconds(retry), TimeSpan.FromMicroseconds(reset), policy);
+        }
+    }
+
+    [LoggerMessage(EventId = 5100, Level = LogLevel.Error, Message = "Rate limiting fails open to in-process buckets: Redis unreachable ({Error}: {Message})")]
+    private static partial void LogFailOpen(ILogger logger, string error, string message);
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Rate limiting back on Redis after {Seconds:0.0} s in process")]
+    private static partial void LogRedisBack(ILogger logger, double seconds);
+}

@@ -1,0 +1,34 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Sentinel.Core.Storage;
+
+/// <summary>
+/// Every Redis key the app uses, in one place, under one prefix (<c>Redis:KeyPrefix</c>, default <c>sentinel:</c>) so
+/// several deployments or test runs can share a server. Keys built from user input are hashed, which bounds their size.
+/// </summary>
+internal sealed class RedisKeys(string prefix)
+{
+    public string Prefix { get; } = prefix;
+
+    public string RevokedToken(string jti) => $"{Prefix}rv:jti:{jti}";
+
+    public string UserCutoff(string tenantId, string userId) => $"{Prefix}rv:user:{tenantId}:{userId}";
+
+    /// <summary>A token bucket: per policy and subject (the subject is hashed: it may be an IP, an email or a client's key).</summary>
+    public string Bucket(string policy, string subject) => $"{Prefix}rl:{policy}:{Hash(subject)}";
+
+    /// <summary>The login throttle's keys for one (IP, email) pair: failures, lock, strikes.</summary>
+    public (string Failures, string Lock, string Strikes) LoginThrottle(string ip, string email)
+    {
+        var h = Hash(ip + "\n" + email);
+        return ($"{Prefix}lt:f:{h}", $"{Prefix}lt:l:{h}", $"{Prefix}lt:s:{h}");
+    }
+
+    private static string Hash(string value)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(Encoding.UTF8.GetBytes(value), hash);
+        return Convert.ToHexStringLower(hash[..12]);
+    }
+}

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.Options;
+using Sentinel.Core.Identity;
+using Sentinel.Core.RateLimiting;
+using Sentinel.Core.RequestLog;
+using Sentinel.Core.Storage;
+
+namespace Sentinel.Functions.Gateway;
+
+/// <summary>Registration and pipeline wiring of the gateway: identity, rate limiting and the request log.</summary>
+internal static class GatewayServices
+{
+    public static IServiceCollection AddSentinelGateway(this IServiceCollection services)
+    {
+        services.AddOptions<IdentityOptions>().BindConfiguration(IdentityOptions.Section)
+            .Validate(o => o.AccessTokenLifetime >= TimeSpan.FromMinutes(1) && o.AccessTokenLifetime <= TimeSpan.FromHours(1), "Identity:AccessTokenLifetime is between 1 minute and 1 hour.")
+            .Validate(o => o.PasswordIterations >= 100_000, "Identity:PasswordIterations is at least 100,000.")
+            .Validate(o => o.Signup is "open" or "closed", "Identity:Signup is 'open' or 'closed'.")
+            .Validate(o => o.TablePrefix.Length is >= 1 and <= 40 && o.TablePrefix.All(char.IsAsciiLetterOrDigit) && char.IsAsciiLetter(o.TablePrefix[0]), "Identity:TablePrefix is letters and digits, starting with a letter.")
+            .ValidateOnStart();
+        services.AddOptions<LockoutOptions>().BindConfiguration(IdentityOptions.Section + ":Lockout")
+            .Validate(o => o.MaxFailures >= 2 && o.Window > TimeSpan.Zero && o.Duration > TimeSpan.Zero && o.MaxDuration >= o.Duration, "Identity:Lockout needs MaxFailures ≥ 2 and positive durations.")
+            .ValidateOnStart();
+        services.AddOptions<RateLimitingOptions>().BindConfiguration(RateLimitingOptions.Section)
+            .PostConfigure(o =>
+            {
+                foreach (var (name, policy) in o.Policies.Concat(o.ServicePolicies))
+                    policy.Name = name;
+            })
+            .Validate(o => o.Policies.ContainsKey(GatewayDefaults.ApiPolicy) && o.Policies.ContainsKey(GatewayDefaults.AnonymousPolicy) && o.Policies.ContainsKey(GatewayDefaults.AuthPolicy),
+                "RateLimiting:Policies must define api, anonymous and auth.")
+            .Validate(o => o.Policies.Values.Concat(o.ServicePolicies.Values).All(p => p.Validate() is null), "A rate-limit policy is invalid: each needs Capacity ≥ 1, RefillPerSecond > 0 and 0 < Cost ≤ Capacity.")
+            .ValidateOnStart();
+        services.AddOptions<RequestLogOptions>().BindConfiguration("RequestLog")
+            .Validate(o => o.Capacity is >= 1 and <= 1_000_000 && o.BatchSize is >= 1 and <= 100_000 && o.FlushInterval > TimeSpan.Zero, "RequestLog: Capacity 1–1,000,000, BatchSize 1–100,000, FlushInterval > 0.")
+            .ValidateOnStart();
+
+        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IConfiguration>()["Redis:KeyPrefix"] is { Length: > 0 } prefix ? prefix : "sentinel:"));
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<IdentityOptions>>().Value);
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<LockoutOptions>>().Value);
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<RequestLogOptions>>().Value);
+        services.AddSingleton(sp => SigningKeyRing.Load(sp.GetRequiredService<IdentityOptions>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new PasswordHasher(sp.GetRequiredService<IdentityOptions>().PasswordIterations));
+        services.AddSingleton<AccessTokenService>();
+        services.AddSingleton<TokenRevocations>();
+        services.AddSingleton<LoginThrottle>();
+        services.AddSingleton<IdentityDirectory>();
+        services.AddSingleton<IdentityService>();
+        services.AddSingleton<RateLimiter>();
+        services.AddSingleton<RequestLogWriter>();
+        services.AddHostedService<RequestLogService>();
+        services.AddSingleton<GatewayStats>();
+
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));
+        return services;
+    }
+
+    /// <summary>Runs the gateway middleware on API paths only (custom-handler invocations and the dashboard are not API requests).</summary>
+    public static WebApplication UseSentinelGateway(this WebApplication app)
+    {
+        app.UseWhen(http => GatewayMiddleware.Applies(http.Request.Path), branch => branch.UseMiddleware<GatewayMiddleware>());
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapSentinelGateway(this IEndpointRouteBuilder app) =>
+        app.MapAuthEndpoints().MapDirectoryEndpoints().MapGatewayEndpoints();
+}
+
+/// <summary>Runs the request-log writer for the life of the host, draining it at shutdown.</summary>
+internal sealed class RequestLogService(RequestLogWriter writer) : IHostedService, IDisposable
+{
+    private readonly CancellationTokenSource _abort = new();
+    private Task? _running;
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _running = Task.Run(() => writer.RunAsync(_abort.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        writer.Complete();
+        if (_running is null)
+            return;
+        try
+        {
+            // Drain what is queued; give up only when the host's shutdown timeout says so.
+            await _running.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await _abort.CancelAsync();
+        }
+    }
+
+    public void Dispose() => _abort.Dispose();
+}
