@@ -14,8 +14,9 @@ namespace Sentinel.Core.RateLimiting;
 /// </summary>
 internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys, TimeProvider time, ILogger<RateLimiter> logger)
 {
-    /// <summary>How long a decision may wait for Redis before the local bucket decides instead.</summary>
-    public static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(250);
+    /// <summary>How long a decision may wait for Redis's answer before the local bucket decides instead (the first
+    /// connection has the connection string's connectTimeout on top).</summary>
+    public static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(500);
 
     /// <summary>After a Redis failure, decisions stay local this long before Redis is tried again.</summary>
     public static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(2);
@@ -108,7 +109,7 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
 
     private async Task<RateLimitDecision> AcquireFromRedisAsync(RateLimitPolicy policy, string key, double cost, CancellationToken cancellationToken)
     {
-        var db = await redis.GetDatabaseAsync(cancellationToken).WaitAsync(RedisTimeout, cancellationToken);
+        var db = await redis.GetDatabaseAsync(cancellationToken);
         var result = (RedisResult[])(await db.ScriptEvaluateAsync(Script, [key],
         [
             policy.Capacity.ToString("R", CultureInfo.InvariantCulture),
