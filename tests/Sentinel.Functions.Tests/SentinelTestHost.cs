@@ -79,6 +79,9 @@ internal sealed class SentinelTestHost : IAsyncDisposable
         return new SentinelTestHost(app, db, keyDirectory, ownTables: all["ConnectionStrings:Tables"] == TestServers.Tables);
     }
 
+    /// <summary>Stops the app as the host would at shutdown (hosted services drain), keeping the database for inspection.</summary>
+    public Task StopAppAsync() => _app.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
