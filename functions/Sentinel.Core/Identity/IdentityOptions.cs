@@ -39,6 +39,9 @@ internal sealed class IdentityOptions
     /// <summary><c>open</c> (default): anyone may sign up, creating a new tenant; <c>closed</c>: only invitations add users.</summary>
     public string Signup { get; set; } = "open";
 
+    /// <summary>A first owner created at start if its email is not registered yet (<c>make run</c> prints it). Default none.</summary>
+    public BootstrapAdminOptions BootstrapAdmin { get; set; } = new();
+
     /// <summary>Prefix of the directory's table names (letters and digits). Default <c>sentinel</c>.</summary>
     public string TablePrefix { get; set; } = "sentinel";
 }
@@ -51,4 +54,17 @@ internal sealed class SigningKeyOptions
 
     /// <summary>The P-256 private key, PKCS#8 or SEC1 PEM.</summary>
     public string PrivateKeyPem { get; set; } = "";
+}
+
+/// <summary>Section <c>Identity:BootstrapAdmin</c>: the first login of a new deployment.</summary>
+internal sealed class BootstrapAdminOptions
+{
+    /// <summary>The owner's email; nothing is created when empty.</summary>
+    public string? Email { get; set; }
+
+    /// <summary>The owner's password (a Key Vault reference in Azure).</summary>
+    public string? Password { get; set; }
+
+    /// <summary>The tenant created for it. Default <c>Default</c>.</summary>
+    public string TenantName { get; set; } = "Default";
 }

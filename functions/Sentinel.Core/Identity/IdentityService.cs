@@ -54,15 +54,43 @@ internal sealed partial class IdentityService(
         if (await throttle.LockedForAsync(ip, normalized, cancellationToken) is { } locked)
             return LockedOut(locked);
 
-        var now = time.GetUtcNow();
-        var tenant = new TenantRecord(Ids.NewId(), tenantName!.Trim(), now);
-        var user = new UserRecord(tenant.Id, Ids.NewId(), normalized, displayName?.Trim() ?? "", Role.Owner, hasher.Hash(password!), false, now);
-        if (!await directory.ClaimLoginAsync(normalized, tenant.Id, user.Id, cancellationToken))
+        var user = await CreateTenantWithOwnerAsync(tenantName!, normalized, password!, displayName, cancellationToken);
+        if (user is null)
         {
             await throttle.RecordFailureAsync(ip, normalized, cancellationToken);
             return new Failure(FailureKind.Conflict, "email-taken", "Email already registered", "An account with this email exists; log in, or ask its tenant's admin for an invitation.");
         }
 
+        LogSignup(logger, user.TenantId, user.Id);
+        return await StartSessionAsync(user, cancellationToken);
+    }
+
+    /// <summary>
+    /// Makes sure an owner with this email exists (the first admin login of a new deployment, from configuration):
+    /// creates a tenant and its owner unless the email is already registered. Returns true when it created them.
+    /// </summary>
+    public async Task<bool> EnsureBootstrapOwnerAsync(string tenantName, string email, string password, CancellationToken cancellationToken)
+    {
+        if (!EmailAddress.TryNormalize(email, out var normalized))
+            throw new InvalidOperationException("Identity:BootstrapAdmin:Email is not a valid email address.");
+        if (PasswordHasher.Validate(password) is { } bad)
+            throw new InvalidOperationException("Identity:BootstrapAdmin:Password is unusable: " + bad);
+        if (await directory.FindLoginAsync(normalized, cancellationToken) is not null)
+            return false;
+        var user = await CreateTenantWithOwnerAsync(tenantName, normalized, password, "Administrator", cancellationToken);
+        if (user is not null)
+            LogSignup(logger, user.TenantId, user.Id);
+        return user is not null;
+    }
+
+    /// <summary>Claims the email, then writes the tenant and its owner; null when the email is taken.</summary>
+    private async Task<UserRecord?> CreateTenantWithOwnerAsync(string tenantName, string normalizedEmail, string password, string? displayName, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var tenant = new TenantRecord(Ids.NewId(), tenantName.Trim(), now);
+        var user = new UserRecord(tenant.Id, Ids.NewId(), normalizedEmail, displayName?.Trim() ?? "", Role.Owner, hasher.Hash(password), false, now);
+        if (!await directory.ClaimLoginAsync(normalizedEmail, tenant.Id, user.Id, cancellationToken))
+            return null;
         try
         {
             await directory.InsertTenantAsync(tenant, cancellationToken);
@@ -71,12 +99,11 @@ internal sealed partial class IdentityService(
         catch
         {
             // Give the email back so a retry can succeed; what was written under the unused ids is unreachable.
-            await directory.ReleaseLoginAsync(normalized, CancellationToken.None);
+            await directory.ReleaseLoginAsync(normalizedEmail, CancellationToken.None);
             throw;
         }
 
-        LogSignup(logger, tenant.Id, user.Id);
-        return await StartSessionAsync(user, cancellationToken);
+        return user;
     }
 
     public async Task<Outcome<TokenPair>> LoginAsync(string? email, string? password, string ip, CancellationToken cancellationToken)

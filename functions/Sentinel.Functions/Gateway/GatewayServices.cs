@@ -15,6 +15,8 @@ internal static class GatewayServices
             .Validate(o => o.AccessTokenLifetime >= TimeSpan.FromMinutes(1) && o.AccessTokenLifetime <= TimeSpan.FromHours(1), "Identity:AccessTokenLifetime is between 1 minute and 1 hour.")
             .Validate(o => o.PasswordIterations >= 100_000, "Identity:PasswordIterations is at least 100,000.")
             .Validate(o => o.Signup is "open" or "closed", "Identity:Signup is 'open' or 'closed'.")
+            .Validate(o => o.SigningKeys.Count > 0 || !string.IsNullOrWhiteSpace(o.SigningKeyDirectory),
+                "No token signing key: set Identity:SigningKeys:0:Id and Identity:SigningKeys:0:PrivateKeyPem (Key Vault references in Azure), or Identity:SigningKeyDirectory.")
             .Validate(o => o.TablePrefix.Length is >= 1 and <= 40 && o.TablePrefix.All(char.IsAsciiLetterOrDigit) && char.IsAsciiLetter(o.TablePrefix[0]), "Identity:TablePrefix is letters and digits, starting with a letter.")
             .ValidateOnStart();
         services.AddOptions<LockoutOptions>().BindConfiguration(IdentityOptions.Section + ":Lockout")
@@ -47,6 +49,7 @@ internal static class GatewayServices
         services.AddSingleton<IdentityService>();
         services.AddSingleton<RateLimiter>();
         services.AddSingleton<RequestLogWriter>();
+        services.AddHostedService<GatewayStartup>();
         services.AddHostedService<RequestLogService>();
         services.AddSingleton<GatewayStats>();
 
@@ -63,6 +66,42 @@ internal static class GatewayServices
 
     public static IEndpointRouteBuilder MapSentinelGateway(this IEndpointRouteBuilder app) =>
         app.MapAuthEndpoints().MapDirectoryEndpoints().MapGatewayEndpoints();
+}
+
+/// <summary>
+/// At start: loads the signing keys (a bad key stops the host with its reason instead of failing the first login) and
+/// creates the bootstrap owner when configured. Storage being down delays the owner, not the start.
+/// </summary>
+internal sealed partial class GatewayStartup(IServiceProvider services, IdentityOptions options, ILogger<GatewayStartup> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var ring = services.GetRequiredService<SigningKeyRing>();
+        LogKeys(logger, ring.Active.Id, ring.All.Count);
+        var admin = options.BootstrapAdmin;
+        if (string.IsNullOrWhiteSpace(admin.Email) || string.IsNullOrEmpty(admin.Password))
+            return;
+        try
+        {
+            if (await services.GetRequiredService<IdentityService>().EnsureBootstrapOwnerAsync(admin.TenantName, admin.Email, admin.Password, cancellationToken))
+                LogBootstrap(logger, admin.Email);
+        }
+        catch (Azure.RequestFailedException ex)
+        {
+            LogBootstrapFailed(logger, ex.Message);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 5400, Level = LogLevel.Information, Message = "Access tokens signed with key {KeyId}; {Count} key(s) validate")]
+    private static partial void LogKeys(ILogger logger, string keyId, int count);
+
+    [LoggerMessage(EventId = 5401, Level = LogLevel.Information, Message = "Bootstrap owner {Email} created")]
+    private static partial void LogBootstrap(ILogger logger, string email);
+
+    [LoggerMessage(EventId = 5402, Level = LogLevel.Warning, Message = "Bootstrap owner not created, Table storage unreachable: {Error}")]
+    private static partial void LogBootstrapFailed(ILogger logger, string error);
 }
 
 /// <summary>Runs the request-log writer for the life of the host, draining it at shutdown.</summary>

@@ -101,6 +101,8 @@ public sealed class FunctionMetadataTests
         start.Environment["ConnectionStrings__Postgres"] = Sentinel.TestSupport.TestServers.Postgres;
         start.Environment["ConnectionStrings__Redis"] = Sentinel.TestSupport.TestServers.Redis;
         start.Environment["ConnectionStrings__Tables"] = Sentinel.TestSupport.TestServers.Tables;
+        var keys = Directory.CreateTempSubdirectory("sentinel-package-keys-");
+        start.Environment["Identity__SigningKeyDirectory"] = keys.FullName;
         using var process = Process.Start(start)!;
         try
         {
@@ -126,6 +128,7 @@ public sealed class FunctionMetadataTests
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
+            keys.Delete(recursive: true);
         }
     }
 
