@@ -42,11 +42,11 @@ package: ## artifacts/functionapp (host.json, function folders, self-contained h
 	cd $(APP) && zip -qrX ../functionapp.zip .
 	@echo "package: $(APP) and artifacts/functionapp.zip"
 
-bench: stack package ## run the benchmarks (ratios against baselines measured in the same run)
+bench: stack package ## run the benchmarks (ratios against baselines measured in the same run; BENCH=limiter|gateway|coldstart for one)
 	dotnet build functions/Sentinel.Functions -c Release -o artifacts/bench/framework-dependent -v quiet -nologo
 	set -a && . .data/stack.env && set +a && \
 	  dotnet run --project tests/Sentinel.Benchmarks -c Release -- --package "$(CURDIR)/$(APP)" \
-	    --dll "$(CURDIR)/artifacts/bench/framework-dependent/sentinel-functions.dll"
+	    --dll "$(CURDIR)/artifacts/bench/framework-dependent/sentinel-functions.dll" $(if $(BENCH),--only $(BENCH))
 
 clean: ## remove build output (keeps .data/)
 	rm -rf artifacts

@@ -2,10 +2,30 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Sentinel.Benchmarks;
+
+// make bench: every figure is a ratio against a baseline measured in the same run.
+//   coldstart  packaged handler vs `dotnet sentinel-functions.dll`
+//   limiter    the app's Redis limiter vs redis-benchmark running the same Lua script
+//   gateway    authenticated + rate-limited + logged requests through the handler vs a bare Kestrel endpoint
+if (args.Length >= 2 && args[0] == "--bare-server")
+{
+    await BareKestrel.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture));
+    return 0;
+}
+
+var only = ArgValue("--only");
+if (only is null or "limiter")
+    await LimiterBenchmark.RunAsync();
+if (only is null or "gateway")
+    await GatewayBenchmark.RunAsync(ArgValue("--dll") ?? throw new ArgumentException("--dll PATH (framework-dependent sentinel-functions.dll) is required"));
+if (only is not (null or "coldstart"))
+    return 0;
 
 // Cold start of the handler: exec -> first 200 on GET / (what the Functions host polls every 25 ms before it
 // sends any invocation). The packaged self-contained single-file ReadyToRun handler is measured against the same app
 // started framework-dependent (`dotnet sentinel-functions.dll`), alternating runs in the same session.
+Console.WriteLine();
 var package = ArgValue("--package") ?? throw new ArgumentException("--package DIR (artifacts/functionapp) is required");
 var frameworkDependent = ArgValue("--dll") ?? throw new ArgumentException("--dll PATH (framework-dependent sentinel-functions.dll) is required");
 var runs = int.Parse(ArgValue("--runs") ?? "15", CultureInfo.InvariantCulture);

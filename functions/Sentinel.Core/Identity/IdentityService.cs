@@ -200,10 +200,19 @@ internal sealed partial class IdentityService(
     /// <summary>Validates a bearer token and checks it was not revoked.</summary>
     public async Task<Outcome<Principal>> AuthenticateBearerAsync(string token, CancellationToken cancellationToken)
     {
-        var validation = await tokens.ValidateAsync(token);
-        if (validation.Principal is not { } principal)
+        var validation = await ValidateBearerAsync(token);
+        if (validation.Principal is null)
             return new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid access token", validation.Failure!);
-        switch (await revocations.IsRevokedAsync(principal, validation.IssuedAt, cancellationToken))
+        return await CheckNotRevokedAsync(validation, cancellationToken) is { } revoked ? revoked : validation.Principal;
+    }
+
+    /// <summary>The local half of <see cref="AuthenticateBearerAsync"/>: signature, claims and lifetime, no I/O.</summary>
+    public Task<AccessTokenValidation> ValidateBearerAsync(string token) => tokens.ValidateAsync(token);
+
+    /// <summary>The Redis half of <see cref="AuthenticateBearerAsync"/>, so the gateway can run it alongside the rate-limit decision.</summary>
+    public async Task<Failure?> CheckNotRevokedAsync(AccessTokenValidation validation, CancellationToken cancellationToken)
+    {
+        switch (await revocations.IsRevokedAsync(validation.Principal!, validation.IssuedAt, cancellationToken))
         {
             case true:
                 return new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid access token", "The token has been revoked.");
@@ -212,7 +221,7 @@ internal sealed partial class IdentityService(
                 break;
         }
 
-        return principal;
+        return null;
     }
 
     /// <summary>Finds and checks an API key (hash compared in constant time), trusting a checked key for <see cref="ApiKeyCacheLife"/>.</summary>
@@ -453,7 +462,7 @@ internal sealed partial class IdentityService(
     [LoggerMessage(EventId = 5002, Level = LogLevel.Warning, Message = "Refresh token reused: tenant {TenantId}, session {SessionId} revoked")]
     private static partial void LogRefreshReuse(ILogger logger, string tenantId, string sessionId);
 
-    [LoggerMessage(EventId = 5003, Level = LogLevel.Warning, Message = "Token revocation list unreachable (Redis); accepting a valid token unchecked")]
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Debug, Message = "Token revocation list unreachable (Redis); accepting a valid token unchecked")]
     private static partial void LogRevocationUnknown(ILogger logger);
 
     [LoggerMessage(EventId = 5004, Level = LogLevel.Information, Message = "User {UserId} created in tenant {TenantId} as {Role} by {Actor}")]

@@ -41,9 +41,9 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
     /// <summary>True when the token was revoked; null when Redis could not be asked (the caller logs and lets it through).</summary>
     public async Task<bool?> IsRevokedAsync(Principal principal, DateTimeOffset issuedAt, CancellationToken cancellationToken)
     {
-        var tokenKey = keys.RevokedToken(principal.TokenId!);
-        var userKey = keys.UserCutoff(principal.TenantId, principal.SubjectId);
-        if (_local.ContainsKey(tokenKey) || (_local.TryGetValue(userKey, out var localCut) && issuedAt.ToUnixTimeSeconds() <= localCut.ToUnixTimeSeconds()))
+        var probe = Probe(principal, issuedAt);
+        var (tokenKey, userKey) = (probe.TokenKey, probe.UserKey);
+        if (IsRevokedLocally(probe))
             return true;
         try
         {
@@ -63,6 +63,14 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
         }
     }
 
+    /// <summary>The keys to look at for this token, so the rate limiter's script can check them in the same round trip.</summary>
+    public RevocationProbe Probe(Principal principal, DateTimeOffset issuedAt) =>
+        new(keys.RevokedToken(principal.TokenId!), keys.UserCutoff(principal.TenantId, principal.SubjectId), issuedAt.ToUnixTimeSeconds());
+
+    /// <summary>Revocations made by this instance apply even when Redis cannot be asked.</summary>
+    public bool IsRevokedLocally(RevocationProbe probe) =>
+        _local.ContainsKey(probe.TokenKey) || (_local.TryGetValue(probe.UserKey, out var cut) && probe.IssuedAtSeconds <= cut.ToUnixTimeSeconds());
+
     private void Prune()
     {
         if (_local.IsEmpty)
@@ -75,3 +83,6 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
         }
     }
 }
+
+/// <summary>Where a token's revocation is recorded: its jti key, its user's cut-off key, and its <c>iat</c> (Unix seconds).</summary>
+internal sealed record RevocationProbe(string TokenKey, string UserKey, long IssuedAtSeconds);

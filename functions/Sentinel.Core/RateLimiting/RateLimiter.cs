@@ -12,20 +12,34 @@ namespace Sentinel.Core.RateLimiting;
 /// instance — logged, counted and shown in <c>/api/health</c> — and tries Redis again every
 /// <see cref="RetryRedisAfter"/>, returning to it by itself when it answers.
 /// </summary>
-internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys, TimeProvider time, ILogger<RateLimiter> logger)
+internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys, TimeProvider time, ILogger<RateLimiter> logger, TimeSpan? redisTimeout = null)
 {
-    /// <summary>How long a decision may wait for Redis's answer before the local bucket decides instead (the first
-    /// connection has the connection string's connectTimeout on top).</summary>
-    public static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(500);
+    /// <summary>Default of how long a decision may wait for Redis's answer before the local bucket decides instead (the
+    /// first connection has the connection string's connectTimeout on top).</summary>
+    public static readonly TimeSpan DefaultRedisTimeout = TimeSpan.FromMilliseconds(500);
+
+    private readonly TimeSpan _redisTimeout = redisTimeout ?? DefaultRedisTimeout;
 
     /// <summary>After a Redis failure, decisions stay local this long before Redis is tried again.</summary>
     public static readonly TimeSpan RetryRedisAfter = TimeSpan.FromSeconds(2);
 
     /// <summary>
     /// KEYS[1] the bucket hash {t = tokens, ts = µs}; ARGV capacity, refill/s, cost. Returns
-    /// {allowed, tokens (string: Lua numbers are doubles), retry µs, reset µs}. Mirrors <see cref="TokenBucket.Take"/>.
+    /// {allowed, tokens (string: Lua numbers are doubles), retry µs, reset µs, revoked}. Mirrors <see cref="TokenBucket.Take"/>.
+    /// With KEYS[2] (a revoked-jti key) and KEYS[3] (a user's cut-off, compared with ARGV[4] = the token's iat) it also
+    /// says whether the caller's token was revoked, so an authenticated request costs one round trip, not two.
+    /// (In a clustered Redis these keys would need one hash slot; Azure Cache for Redis Basic/Standard is not clustered.)
     /// </summary>
     internal const string Script = """
+        local revoked = 0
+        if #KEYS >= 3 then
+          if redis.call('EXISTS', KEYS[2]) == 1 then
+            revoked = 1
+          else
+            local cut = redis.call('GET', KEYS[3])
+            if cut and tonumber(ARGV[4]) <= tonumber(cut) then revoked = 1 end
+          end
+        end
         local cap = tonumber(ARGV[1])
         local rate = tonumber(ARGV[2])
         local cost = tonumber(ARGV[3])
@@ -53,7 +67,7 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
         local reset = math.ceil((cap - tokens) * 1000000 / rate)
         redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'ts', string.format('%d', ts))
         redis.call('PEXPIRE', KEYS[1], math.ceil(reset / 1000) + 1000)
-        return {allowed, string.format('%.17g', tokens), retry, reset}
+        return {allowed, string.format('%.17g', tokens), retry, reset, revoked}
         """;
 
     private readonly ConcurrentDictionary<string, TokenBucket.State> _local = new(StringComparer.Ordinal);
@@ -75,7 +89,14 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
     /// <summary>Times Redis was lost since start.</summary>
     public long FailOpenEpisodes => Interlocked.Read(ref _failOpenEpisodes);
 
-    public async Task<RateLimitDecision> AcquireAsync(RateLimitPolicy policy, string subject, double? cost, CancellationToken cancellationToken)
+    public async Task<RateLimitDecision> AcquireAsync(RateLimitPolicy policy, string subject, double? cost, CancellationToken cancellationToken) =>
+        (await AcquireAsync(policy, subject, cost, null, cancellationToken)).Decision;
+
+    /// <summary>
+    /// A decision, and with a <paramref name="probe"/> whether the caller's token was revoked: true/false from Redis,
+    /// null when Redis could not be asked (the decision was made in process).
+    /// </summary>
+    public async Task<(RateLimitDecision Decision, bool? Revoked)> AcquireAsync(RateLimitPolicy policy, string subject, double? cost, Identity.RevocationProbe? probe, CancellationToken cancellationToken)
     {
         var take = cost ?? policy.Cost;
         var key = keys.Bucket(policy.Name, subject);
@@ -83,14 +104,14 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
         {
             try
             {
-                var decision = await AcquireFromRedisAsync(policy, key, take, cancellationToken);
+                var answer = await AcquireFromRedisAsync(policy, key, take, probe, cancellationToken);
                 if (Interlocked.Exchange(ref _degradedSinceTicks, 0) is var since and not 0)
                 {
                     _local.Clear();
                     LogRedisBack(logger, (time.GetUtcNow() - new DateTimeOffset(since, TimeSpan.Zero)).TotalSeconds);
                 }
 
-                return decision;
+                return answer;
             }
             catch (Exception ex) when (ex is RedisException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
@@ -104,20 +125,24 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
         }
 
         Interlocked.Increment(ref _failOpenDecisions);
-        return AcquireLocally(policy, key, take);
+        return (AcquireLocally(policy, key, take), null);
     }
 
-    private async Task<RateLimitDecision> AcquireFromRedisAsync(RateLimitPolicy policy, string key, double cost, CancellationToken cancellationToken)
+    private async Task<(RateLimitDecision, bool?)> AcquireFromRedisAsync(RateLimitPolicy policy, string key, double cost, Identity.RevocationProbe? probe, CancellationToken cancellationToken)
     {
         var db = await redis.GetDatabaseAsync(cancellationToken);
-        var result = (RedisResult[])(await db.ScriptEvaluateAsync(Script, [key],
+        RedisKey[] keys = probe is null ? [key] : [key, probe.TokenKey, probe.UserKey];
+        RedisValue[] values =
         [
             policy.Capacity.ToString("R", CultureInfo.InvariantCulture),
             policy.RefillPerSecond.ToString("R", CultureInfo.InvariantCulture),
             cost.ToString("R", CultureInfo.InvariantCulture),
-        ]).WaitAsync(RedisTimeout, cancellationToken))!;
+            probe?.IssuedAtSeconds ?? 0,
+        ];
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(Script, keys, values).WaitAsync(_redisTimeout, cancellationToken))!;
         var remaining = double.Parse((string)result[1]!, NumberStyles.Float, CultureInfo.InvariantCulture);
-        return new RateLimitDecision((long)result[0] == 1, remaining, TimeSpan.FromMicroseconds((long)result[2]), TimeSpan.FromMicroseconds((long)result[3]), policy);
+        var decision = new RateLimitDecision((long)result[0] == 1, remaining, TimeSpan.FromMicroseconds((long)result[2]), TimeSpan.FromMicroseconds((long)result[3]), policy);
+        return (decision, probe is null ? null : (long)result[4] == 1);
     }
 
     private RateLimitDecision AcquireLocally(RateLimitPolicy policy, string key, double cost)
@@ -134,7 +159,7 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
         }
     }
 
-    [LoggerMessage(EventId = 5100, Level = LogLevel.Error, Message = "Rate limiting fails open to in-process buckets: Redis unreachable ({Error}: {Message})")]
+    [LoggerMessage(EventId = 5100, Level = LogLevel.Error, Message = "Rate limiting fails open to in-process buckets, and token revocations made on other instances go unchecked: Redis unreachable ({Error}: {Message})")]
     private static partial void LogFailOpen(ILogger logger, string error, string message);
 
     [LoggerMessage(EventId = 5101, Level = LogLevel.Warning, Message = "Rate limiting back on Redis after {Seconds:0.0} s in process")]

@@ -23,6 +23,9 @@ internal readonly record struct RequestLogEntry(
 /// <summary>Configuration section <c>RequestLog</c>.</summary>
 internal sealed class RequestLogOptions
 {
+    /// <summary>Log API requests at all. Default true (benchmarks switch it off to measure its cost).</summary>
+    public bool Enabled { get; set; } = true;
+
     /// <summary>Entries held in memory waiting for the database; beyond this they are dropped and counted. Default 50,000.</summary>
     public int Capacity { get; set; } = 50_000;
 
@@ -68,6 +71,8 @@ internal sealed partial class RequestLogWriter(NpgsqlDataSource dataSource, Requ
     /// <summary>Queues an entry without waiting; false (and counted) when the channel is full or closed.</summary>
     public bool TryWrite(in RequestLogEntry entry)
     {
+        if (!options.Enabled)
+            return false;
         if (_channel.Writer.TryWrite(entry))
         {
             Interlocked.Increment(ref _accepted);

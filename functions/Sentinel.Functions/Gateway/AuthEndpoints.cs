@@ -44,6 +44,14 @@ internal static class AuthEndpoints
         }).RequireRole(Role.Viewer)
           .WithSummary("Revoke this access token and its session.");
 
+        auth.MapGet("/session", (HttpContext http) =>
+        {
+            var p = http.Principal();
+            return TypedResults.Json(new SessionResponse(p.TenantId, p.SubjectId, p.IsApiKey ? "apiKey" : "user", p.Role.ToName(), p.Scopes, p.SessionId, p.ExpiresAt),
+                GatewayJsonContext.Default.SessionResponse);
+        }).RequireRole(Role.Viewer, AccessPolicy.AnyScope)
+          .WithSummary("The credentials as the gateway sees them, without touching storage (cheap: for polling).").Produces<SessionResponse>();
+
         auth.MapGet("/me", async (IdentityDirectory directory, HttpContext http) =>
         {
             var p = http.Principal();

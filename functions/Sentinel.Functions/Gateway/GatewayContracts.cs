@@ -31,6 +31,8 @@ internal sealed record UserView(string Id, string TenantId, string Email, string
 
 internal sealed record MeResponse(string TenantId, string SubjectId, string Kind, string Role, IReadOnlyList<string> Scopes, UserView? User, string? TenantName);
 
+internal sealed record SessionResponse(string TenantId, string SubjectId, string Kind, string Role, IReadOnlyList<string> Scopes, string? SessionId, DateTimeOffset? ExpiresAt);
+
 internal sealed record CreateUserRequest(string? Email, string? Role, string? DisplayName, string? Password);
 
 internal sealed record CreatedUserResponse(UserView User, string? Invitation, DateTimeOffset? InvitationExpiresAt);
@@ -75,6 +77,7 @@ internal sealed record OpenIdConfiguration(
 [JsonSerializable(typeof(AcceptInvitationRequest))]
 [JsonSerializable(typeof(TokenResponse))]
 [JsonSerializable(typeof(MeResponse))]
+[JsonSerializable(typeof(SessionResponse))]
 [JsonSerializable(typeof(CreateUserRequest))]
 [JsonSerializable(typeof(CreatedUserResponse))]
 [JsonSerializable(typeof(UpdateUserRequest))]

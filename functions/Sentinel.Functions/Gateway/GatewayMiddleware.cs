@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Sentinel.Core.Identity;
@@ -19,6 +20,7 @@ namespace Sentinel.Functions.Gateway;
 internal sealed partial class GatewayMiddleware(
     RequestDelegate next,
     IdentityService identity,
+    TokenRevocations revocations,
     RateLimiter limiter,
     RequestLogWriter requestLog,
     IOptions<RateLimitingOptions> rateLimiting,
@@ -68,33 +70,41 @@ internal sealed partial class GatewayMiddleware(
         var access = endpoint?.Metadata.GetMetadata<AccessPolicy>();
 
         Failure? authFailure = null;
+        AccessTokenValidation? bearer = null;
         var authorization = http.Request.Headers.Authorization.ToString();
         if (authorization.Length > 0)
         {
             var outcome = await AuthenticateAsync(authorization, ct);
             if (outcome.Succeeded)
-                feature.Principal = outcome.Value;
+                (feature.Principal, bearer) = outcome.Value;
             else
                 authFailure = outcome.Failure;
         }
 
-        if (_options.Enabled)
+        // A bearer token's revocation is checked by the rate-limit script in the same Redis round trip; with limiting
+        // switched off it is asked on its own.
+        var probe = bearer is null ? null : revocations.Probe(bearer.Principal!, bearer.IssuedAt);
+        var (limited, revoked) = await RateLimitAsync(http, feature, endpoint, probe, ct);
+        if (bearer is not null)
         {
-            var policyName = endpoint?.Metadata.GetMetadata<RateLimitClass>()?.Policy
-                ?? (feature.Principal is null ? GatewayDefaults.AnonymousPolicy : GatewayDefaults.ApiPolicy);
-            var policy = _options.Policy(policyName);
-            var subject = feature.Principal is { } p ? p.TenantId + ":" + p.Name : "ip:" + (feature.ClientIp?.ToString() ?? "unknown");
-            var decision = await limiter.AcquireAsync(policy, subject, null, ct);
-            http.Response.Headers["RateLimit-Policy"] = policy.HeaderItem;
-            http.Response.Headers["RateLimit"] = decision.HeaderItem;
-            if (!decision.Allowed)
+            revoked = revocations.IsRevokedLocally(probe!) || revoked switch
             {
-                feature.RateLimited = true;
-                await Problems.Result(StatusCodes.Status429TooManyRequests, "quota-exceeded", "Too many requests",
-                    $"The '{policy.Name}' quota is used up; retry after {decision.RetryAfterSeconds} s.", decision.RetryAfterSeconds,
-                    new Dictionary<string, object?> { ["violated-policies"] = new[] { policy.Name } }).ExecuteAsync(http);
-                return;
+                true => true,
+                false => false,
+                null when _options.Enabled => false, // Redis away: the limiter failed open, and so does the check (logged)
+                null => await identity.CheckNotRevokedAsync(bearer, ct) is not null,
+            };
+            if (revoked == true)
+            {
+                authFailure = new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid access token", "The token has been revoked.");
+                feature.Principal = null;
             }
+        }
+
+        if (limited is not null)
+        {
+            await limited.ExecuteAsync(http);
+            return;
         }
 
         if (authFailure is not null)
@@ -132,7 +142,27 @@ internal sealed partial class GatewayMiddleware(
         await next(http);
     }
 
-    private async Task<Outcome<Principal>> AuthenticateAsync(string authorization, CancellationToken ct)
+    /// <summary>Charges the request to its bucket and sets the RateLimit headers: the 429 to send (or null), and what Redis said of the token's revocation.</summary>
+    private async Task<(IResult? Limited, bool? Revoked)> RateLimitAsync(HttpContext http, GatewayFeature feature, Endpoint? endpoint, RevocationProbe? probe, CancellationToken ct)
+    {
+        if (!_options.Enabled)
+            return (null, null);
+        var policyName = endpoint?.Metadata.GetMetadata<RateLimitClass>()?.Policy
+            ?? (feature.Principal is null ? GatewayDefaults.AnonymousPolicy : GatewayDefaults.ApiPolicy);
+        var policy = _options.Policy(policyName);
+        var subject = feature.Principal is { } p ? p.TenantId + ":" + p.Name : "ip:" + (feature.ClientIp?.ToString() ?? "unknown");
+        var (decision, revoked) = await limiter.AcquireAsync(policy, subject, null, probe, ct);
+        http.Response.Headers["RateLimit-Policy"] = policy.HeaderItem;
+        http.Response.Headers["RateLimit"] = decision.HeaderItem;
+        if (decision.Allowed)
+            return (null, revoked);
+        feature.RateLimited = true;
+        return (Problems.Result(StatusCodes.Status429TooManyRequests, "quota-exceeded", "Too many requests",
+            $"The '{policy.Name}' quota is used up; retry after {decision.RetryAfterSeconds} s.", decision.RetryAfterSeconds,
+            new Dictionary<string, object?> { ["violated-policies"] = new[] { policy.Name } }), revoked);
+    }
+
+    private async Task<Outcome<(Principal Principal, AccessTokenValidation? Bearer)>> AuthenticateAsync(string authorization, CancellationToken ct)
     {
         if (authorization.Length > AccessTokenService.MaxTokenBytes + 16)
             return new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid credentials", "The Authorization header is too large.");
@@ -140,9 +170,19 @@ internal sealed partial class GatewayMiddleware(
         var scheme = space > 0 ? authorization[..space] : authorization;
         var value = space > 0 ? authorization[(space + 1)..].Trim() : "";
         if (scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase) && value.Length > 0)
-            return await identity.AuthenticateBearerAsync(value, ct);
+        {
+            var validation = await identity.ValidateBearerAsync(value);
+            return validation.Principal is { } principal
+                ? (principal, validation)
+                : new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid access token", validation.Failure!);
+        }
+
         if (scheme.Equals("ApiKey", StringComparison.OrdinalIgnoreCase) && value.Length > 0)
-            return await identity.AuthenticateApiKeyAsync(value, ct);
+        {
+            var key = await identity.AuthenticateApiKeyAsync(value, ct);
+            return key.Succeeded ? (key.Value!, null) : key.Failure!;
+        }
+
         return new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid credentials", "Use 'Authorization: Bearer <access token>' or 'Authorization: ApiKey <key>'.");
     }
 
@@ -174,23 +214,75 @@ internal sealed partial class GatewayMiddleware(
     [LoggerMessage(EventId = 5300, Level = LogLevel.Error, Message = "Endpoint {Endpoint} declares no access policy; refused")]
     private static partial void LogUndeclared(ILogger logger, string endpoint);
 
-    /// <summary>Counts response bytes by wrapping the body stream (restored afterwards).</summary>
-    private sealed class CountingBody : Stream
+    /// <summary>
+    /// Counts response bytes by wrapping the response body feature's PipeWriter (and Stream), so responses keep
+    /// Kestrel's pipe path instead of falling back to a stream adapter; restored afterwards.
+    /// </summary>
+    private sealed class CountingBody : IHttpResponseBodyFeature
     {
         private readonly HttpContext _http;
-        private readonly Stream _inner;
+        private readonly IHttpResponseBodyFeature _inner;
+        private readonly CountingWriter _writer;
+        private Stream? _stream;
 
         public CountingBody(HttpContext http)
         {
             _http = http;
-            _inner = http.Response.Body;
-            http.Response.Body = this;
+            _inner = http.Features.GetRequiredFeature<IHttpResponseBodyFeature>();
+            _writer = new CountingWriter(_inner.Writer);
+            http.Features.Set<IHttpResponseBodyFeature>(this);
         }
 
-        public long Written { get; private set; }
+        public long Written => _writer.Count;
 
-        public void Restore() => _http.Response.Body = _inner;
+        public Stream Stream => _stream ??= new CountingStream(_inner.Stream, _writer);
 
+        public System.IO.Pipelines.PipeWriter Writer => _writer;
+
+        public void Restore() => _http.Features.Set(_inner);
+
+        public void DisableBuffering() => _inner.DisableBuffering();
+
+        public Task StartAsync(CancellationToken cancellationToken = default) => _inner.StartAsync(cancellationToken);
+
+        public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+        {
+            _writer.Count += count ?? Math.Max(0, new FileInfo(path).Length - offset);
+            return _inner.SendFileAsync(path, offset, count, cancellationToken);
+        }
+
+        public Task CompleteAsync() => _inner.CompleteAsync();
+    }
+
+    private sealed class CountingWriter(System.IO.Pipelines.PipeWriter inner) : System.IO.Pipelines.PipeWriter
+    {
+        public long Count { get; set; }
+
+        public override void Advance(int bytes)
+        {
+            Count += bytes;
+            inner.Advance(bytes);
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+        public override ValueTask<System.IO.Pipelines.FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+    }
+
+    private sealed class CountingStream(Stream inner, CountingWriter counter) : Stream
+    {
         public override bool CanRead => false;
 
         public override bool CanSeek => false;
@@ -201,9 +293,9 @@ internal sealed partial class GatewayMiddleware(
 
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-        public override void Flush() => _inner.Flush();
+        public override void Flush() => inner.Flush();
 
-        public override Task FlushAsync(CancellationToken cancellationToken) => _inner.FlushAsync(cancellationToken);
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
@@ -213,20 +305,20 @@ internal sealed partial class GatewayMiddleware(
 
         public override void Write(byte[] buffer, int offset, int count)
         {
-            Written += count;
-            _inner.Write(buffer, offset, count);
+            counter.Count += count;
+            inner.Write(buffer, offset, count);
         }
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            Written += buffer.Length;
-            return _inner.WriteAsync(buffer, cancellationToken);
+            counter.Count += buffer.Length;
+            return inner.WriteAsync(buffer, cancellationToken);
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
         {
-            Written += count;
-            return _inner.WriteAsync(buffer, offset, count, cancellationToken);
+            counter.Count += count;
+            return inner.WriteAsync(buffer, offset, count, cancellationToken);
         }
     }
 }

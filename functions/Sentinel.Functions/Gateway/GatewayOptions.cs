@@ -10,6 +10,9 @@ internal sealed class RateLimitingOptions
     /// <summary>Limit API requests at all. Default true (benchmarks switch it off to measure its cost).</summary>
     public bool Enabled { get; set; } = true;
 
+    /// <summary>How long a decision waits for Redis before failing open to the in-process bucket. Default 500 ms.</summary>
+    public TimeSpan RedisTimeout { get; set; } = Sentinel.Core.RateLimiting.RateLimiter.DefaultRedisTimeout;
+
     /// <summary>Route-class policies, by name. <c>api</c> (authenticated callers, per principal), <c>anonymous</c>
     /// (per IP) and <c>auth</c> (login, signup, refresh, per IP) are the defaults, and an endpoint may name another.</summary>
     public Dictionary<string, RateLimitPolicy> Policies { get; set; } = new(StringComparer.Ordinal);

@@ -81,6 +81,9 @@ internal sealed class DependencyChecks(NpgsqlDataSource postgres, RedisConnectio
 
 internal static class HealthEndpoints
 {
+    private static readonly string Version =
+        typeof(HealthEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0";
+
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
@@ -98,7 +101,7 @@ internal static class HealthEndpoints
           .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/version", (HostInfo info) => TypedResults.Json(new VersionInfo(
             "sentinel-functions",
-            typeof(HealthEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.0.0",
+            Version,
             info.Mode == HostMode.Standalone ? "standalone" : "functions",
             RuntimeInformation.FrameworkDescription,
             info.StartedAt), ApiJsonContext.Default.VersionInfo))

@@ -40,6 +40,23 @@ public sealed class AccessTokenServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task Validate_RememberedToken_StillExpires()
+    {
+        var service = Service();
+        var token = service.Issue(_tenant, _user, Role.Viewer, _session).Token;
+
+        var first = await service.ValidateAsync(token);
+        _clock.Advance(TimeSpan.FromMinutes(9));
+        var stillGood = await service.ValidateAsync(token);
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        var expired = await service.ValidateAsync(token);
+
+        Assert.NotNull(first.Principal);
+        Assert.NotNull(stillGood.Principal);
+        Assert.Equal("The token has expired.", expired.Failure);
+    }
+
+    [Fact]
     public void Load_EmptyDirectory_GeneratesOneOwnerOnlyKey_AndReusesIt()
     {
         var first = SigningKeyRing.Load(new IdentityOptions { SigningKeyDirectory = _dir }, _clock);

@@ -53,13 +53,34 @@ public sealed class RateLimiterTests : IAsyncDisposable
     [Fact]
     public async Task Redis_ConcurrentCallers_NeverGetMoreThanCapacity()
     {
-        var limiter = new RateLimiter(_redis, _keys, TimeProvider.System, NullLogger<RateLimiter>.Instance);
+        // A generous timeout: this asserts the script's atomicity, not latency on a machine busy with other tests.
+        var limiter = new RateLimiter(_redis, _keys, TimeProvider.System, NullLogger<RateLimiter>.Instance, TimeSpan.FromSeconds(10));
         var policy = Policy(50, 0.01);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(_ => limiter.AcquireAsync(policy, "shared", null, CancellationToken.None)));
 
-        Assert.Equal(50, results.Count(r => r.Allowed));
         Assert.Equal(0, limiter.FailOpenDecisions);
+        Assert.Equal(50, results.Count(r => r.Allowed));
+    }
+
+    [Fact]
+    public async Task Probe_ReportsRevocationInTheSameScript()
+    {
+        var limiter = new RateLimiter(_redis, _keys, TimeProvider.System, NullLogger<RateLimiter>.Instance);
+        var db = await _redis.GetDatabaseAsync(CancellationToken.None);
+        await db.StringSetAsync(_keys.RevokedToken("jti-revoked"), "1");
+        await db.StringSetAsync(_keys.UserCutoff("t", "cut"), "1000");
+        var policy = Policy(100, 1);
+
+        var clean = await limiter.AcquireAsync(policy, "s", null, new Sentinel.Core.Identity.RevocationProbe(_keys.RevokedToken("jti-ok"), _keys.UserCutoff("t", "u"), 2000), CancellationToken.None);
+        var byJti = await limiter.AcquireAsync(policy, "s", null, new Sentinel.Core.Identity.RevocationProbe(_keys.RevokedToken("jti-revoked"), _keys.UserCutoff("t", "u"), 2000), CancellationToken.None);
+        var beforeCut = await limiter.AcquireAsync(policy, "s", null, new Sentinel.Core.Identity.RevocationProbe(_keys.RevokedToken("jti-ok"), _keys.UserCutoff("t", "cut"), 1000), CancellationToken.None);
+        var afterCut = await limiter.AcquireAsync(policy, "s", null, new Sentinel.Core.Identity.RevocationProbe(_keys.RevokedToken("jti-ok"), _keys.UserCutoff("t", "cut"), 1001), CancellationToken.None);
+        var noProbe = await limiter.AcquireAsync(policy, "s", null, null, CancellationToken.None);
+
+        Assert.Equal([false, true, true, false], new[] { clean.Revoked, byJti.Revoked, beforeCut.Revoked, afterCut.Revoked });
+        Assert.Null(noProbe.Revoked);
+        Assert.Equal(95, (int)Math.Floor(noProbe.Decision.Remaining));
     }
 
     [Fact]

@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Sentinel.Benchmarks;
+
+/// <summary>
+/// Requests per second and latency through the real handler (<c>serve --standalone</c>, a separate process) on
+/// <c>GET /api/auth/session</c> with a Bearer token — ES256 validation, the Redis revocation check, a Redis
+/// token-bucket decision, the RateLimit headers and a request-log entry — against a bare Kestrel endpoint in its own
+/// process answering a JSON body of the same size. The same closed-loop load (32 connections) drives each, and the
+/// handler is also run with rate limiting and the request log switched off to show the p99 each layer adds.
+/// Goal: the full path ≥ 0.5 of bare Kestrel's requests/s.
+/// </summary>
+internal static class GatewayBenchmark
+{
+    private const int Connections = 32;
+    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan Duration = TimeSpan.FromSeconds(10);
+
+    private sealed record Result(string Name, double Rps, double P50, double P99, long Errors);
+
+    public static async Task RunAsync(string handlerDll)
+    {
+        var results = new List<Result>();
+        results.Add(await BareAsync());
+        results.Add(await HandlerAsync(handlerDll, "handler: anonymous, no limit, no log", rateLimit: false, log: false, anonymous: true));
+        results.Add(await HandlerAsync(handlerDll, "handler: auth only", rateLimit: false, log: false));
+        results.Add(await HandlerAsync(handlerDll, "handler: auth + rate limit", rateLimit: true, log: false));
+        results.Add(await HandlerAsync(handlerDll, "handler: auth + rate limit + log", rateLimit: true, log: true));
+
+        var bare = results[0];
+        var full = results[^1];
+        Console.WriteLine($"gateway: closed loop, {Connections} connections, {Duration.TotalSeconds:0} s after {Warmup.TotalSeconds:0} s warm-up, same machine as the servers:");
+        Console.WriteLine($"  {"",-36} {"req/s",9} {"p50 ms",8} {"p99 ms",8} {"ratio",6} {"errors",7}");
+        foreach (var r in results)
+            Console.WriteLine($"  {r.Name,-36} {r.Rps,9:N0} {r.P50,8:F2} {r.P99,8:F2} {r.Rps / bare.Rps,6:F2} {r.Errors,7}");
+        Console.WriteLine($"  p99 added: handler pipeline {results[1].P99 - bare.P99:+0.00;-0.00} ms, auth {results[2].P99 - results[1].P99:+0.00;-0.00} ms, rate limit {results[3].P99 - results[2].P99:+0.00;-0.00} ms, request log {results[4].P99 - results[3].P99:+0.00;-0.00} ms");
+        Console.WriteLine($"  ratio full/bare Kestrel: {full.Rps / bare.Rps:F2}   goal >= 0.50 -> {(full.Rps / bare.Rps >= 0.5 ? "met" : "NOT met")}");
+        Console.WriteLine();
+    }
+
+    private static async Task<Result> BareAsync()
+    {
+        var port = Bench.FreePort();
+        // This same program in --bare-server mode, started as it was started (apphost or `dotnet x.dll`).
+        var self = Environment.ProcessPath!;
+        string[] args = Path.GetFileNameWithoutExtension(self) == "dotnet"
+            ? [typeof(BareKestrel).Assembly.Location, "--bare-server", port.ToString(CultureInfo.InvariantCulture)]
+            : ["--bare-server", port.ToString(CultureInfo.InvariantCulture)];
+        var process = Bench.Start(self, args);
+        try
+        {
+            await Bench.WaitForAsync(new Uri($"http://127.0.0.1:{port}/bare"), TimeSpan.FromSeconds(30));
+            return await LoadAsync("bare Kestrel (baseline)", new Uri($"http://127.0.0.1:{port}/bare"), "Bearer x");
+        }
+        finally
+        {
+            await Bench.StopAsync(process);
+        }
+    }
+
+    private static async Task<Result> HandlerAsync(string dll, string name, bool rateLimit, bool log, bool anonymous = false)
+    {
+        var port = Bench.FreePort();
+        var isolation = Guid.NewGuid().ToString("N")[..10];
+        var keys = Directory.CreateTempSubdirectory("sentinel-bench-keys-");
+        var env = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Postgres"] = Bench.Env("ConnectionStrings__Postgres"),
+            ["ConnectionStrings__Redis"] = Bench.Env("ConnectionStrings__Redis"),
+            ["ConnectionStrings__Tables"] = Bench.Env("ConnectionStrings__Tables"),
+            ["Standalone__EventHubKey"] = "bench-event-hub-key-0123456789",
+            ["Identity__SigningKeyDirectory"] = keys.FullName,
+            ["Identity__TablePrefix"] = "bench" + isolation,
+            ["Redis__KeyPrefix"] = $"bench:{isolation}:",
+            ["RateLimiting__Enabled"] = rateLimit ? "true" : "false",
+            ["RateLimiting__Policies__api__Capacity"] = "1000000000",
+            ["RateLimiting__Policies__api__RefillPerSecond"] = "1000000",
+            ["RequestLog__Enabled"] = log ? "true" : "false",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        var process = Bench.Start("dotnet", [dll, "serve", "--standalone", "--urls", $"http://127.0.0.1:{port}"], env);
+        try
+        {
+            var root = new Uri($"http://127.0.0.1:{port}");
+            await Bench.WaitForAsync(new Uri(root, "/api/version"), TimeSpan.FromSeconds(60));
+            using var client = new HttpClient { BaseAddress = root };
+            using var signup = await client.PostAsJsonAsync("/api/auth/signup", new { tenantName = "bench", email = $"bench-{isolation}@example.com", password = "benchmark password" });
+            signup.EnsureSuccessStatusCode();
+            using var doc = JsonDocument.Parse(await signup.Content.ReadAsStringAsync());
+            var token = doc.RootElement.GetProperty("access_token").GetString()!;
+            return anonymous
+                ? await LoadAsync(name, new Uri(root, "/api/version"), "")
+                : await LoadAsync(name, new Uri(root, "/api/auth/session"), "Bearer " + token);
+        }
+        finally
+        {
+            await Bench.StopAsync(process);
+            keys.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<Result> LoadAsync(string name, Uri uri, string authorization)
+    {
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+        using var client = new HttpClient(handler);
+        if (authorization.Length > 0)
+            client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", authorization);
+        var latencies = new List<double>[Connections];
+        long errors = 0;
+        var measuring = false;
+        var stop = false;
+        var workers = Enumerable.Range(0, Connections).Select(async i =>
+        {
+            var mine = latencies[i] = new List<double>(100_000);
+            while (!Volatile.Read(ref stop))
+            {
+                var started = Stopwatch.GetTimestamp();
+                using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead);
+                var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (!Volatile.Read(ref measuring))
+                    continue;
+                if (!response.IsSuccessStatusCode)
+                    Interlocked.Increment(ref errors);
+                mine.Add(ms);
+            }
+        }).ToArray();
+
+        await Task.Delay(Warmup);
+        Volatile.Write(ref measuring, true);
+        var watch = Stopwatch.StartNew();
+        await Task.Delay(Duration);
+        Volatile.Write(ref measuring, false);
+        var elapsed = watch.Elapsed;
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(workers);
+
+        var all = latencies.SelectMany(l => l).Order().ToList();
+        return new Result(name, all.Count / elapsed.TotalSeconds, Bench.Percentile(all, 0.50), Bench.Percentile(all, 0.99), errors);
+    }
+}
