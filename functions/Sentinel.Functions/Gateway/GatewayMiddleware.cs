@@ -29,6 +29,7 @@ internal sealed partial class GatewayMiddleware(
     ILogger<GatewayMiddleware> logger)
 {
     private readonly RateLimitingOptions _options = rateLimiting.Value;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<RouteEndpoint, string> _routes = new();
     private readonly bool _trustForwardedFor = rateLimiting.Value.TrustForwardedFor ?? host.Mode == HostMode.Functions;
 
     public static bool Applies(PathString path) =>
@@ -54,7 +55,7 @@ internal sealed partial class GatewayMiddleware(
                 feature.Principal?.Name,
                 feature.ClientIp,
                 http.Request.Method.Length <= 10 ? http.Request.Method : "OTHER",
-                endpoint?.RoutePattern.RawText is { } pattern ? "/" + pattern.TrimStart('/') : "(unmatched)",
+                endpoint is null ? "(unmatched)" : _routes.GetOrAdd(endpoint, static e => "/" + (e.RoutePattern.RawText ?? "").TrimStart('/')),
                 http.Response.StatusCode,
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 http.Request.ContentLength ?? 0,
