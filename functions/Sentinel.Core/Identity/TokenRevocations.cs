@@ -15,6 +15,7 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMilliseconds(500);
     private readonly ConcurrentDictionary<string, DateTimeOffset> _local = new(StringComparer.Ordinal);
+    private long _unpublished;
 
     /// <summary>How long a user cut-off is kept: longer than any access token lives.</summary>
     public static readonly TimeSpan UserCutoffLife = TimeSpan.FromDays(1);
@@ -25,8 +26,8 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
         var ttl = expiresAt - time.GetUtcNow();
         if (ttl <= TimeSpan.Zero)
             return;
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        await db.StringSetAsync(keys.RevokedToken(jti), "1", ttl + TimeSpan.FromMinutes(1)).WaitAsync(cancellationToken);
+        // Redis away: the revocation holds on this instance (above) and the token dies within its 10 minutes anyway.
+        await TrySetAsync(keys.RevokedToken(jti), "1", ttl + TimeSpan.FromMinutes(1), cancellationToken);
     }
 
     /// <summary>Denies every token of this user issued at or before now.</summary>
@@ -34,9 +35,24 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
     {
         var now = time.GetUtcNow();
         _local[keys.UserCutoff(tenantId, userId)] = now;
-        var db = await redis.GetDatabaseAsync(cancellationToken);
-        await db.StringSetAsync(keys.UserCutoff(tenantId, userId), now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), UserCutoffLife).WaitAsync(cancellationToken);
+        await TrySetAsync(keys.UserCutoff(tenantId, userId), now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), UserCutoffLife, cancellationToken);
     }
+
+    private async Task TrySetAsync(string key, string value, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var db = await redis.GetDatabaseAsync(cancellationToken);
+            await db.StringSetAsync(key, value, ttl).WaitAsync(Timeout, cancellationToken);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException)
+        {
+            Interlocked.Increment(ref _unpublished);
+        }
+    }
+
+    /// <summary>Revocations that could not be written to Redis (they held only on this instance).</summary>
+    public long Unpublished => Interlocked.Read(ref _unpublished);
 
     /// <summary>True when the token was revoked; null when Redis could not be asked (the caller logs and lets it through).</summary>
     public async Task<bool?> IsRevokedAsync(Principal principal, DateTimeOffset issuedAt, CancellationToken cancellationToken)

@@ -15,10 +15,11 @@ namespace Sentinel.Functions.Gateway;
 /// Every API request, in order: resolve the client address; authenticate a Bearer token or an API key; charge the
 /// endpoint's rate-limit policy (per principal, or per IP when anonymous) and answer the IETF RateLimit headers on
 /// every response; check the endpoint's declared access; run it; and queue a request-log entry, which never delays
-/// the response. Failed authentication is charged to the IP's bucket before it is refused.
+/// the response. Failed authentication is charged to the IP's bucket before it is refused. An <see cref="IMiddleware"/>
+/// (a singleton resolved at the first API request), so building the pipeline at start-up does not load the identity
+/// graph and its crypto: the Functions host's readiness probe is answered sooner.
 /// </summary>
 internal sealed partial class GatewayMiddleware(
-    RequestDelegate next,
     IdentityService identity,
     TokenRevocations revocations,
     RateLimiter limiter,
@@ -26,7 +27,7 @@ internal sealed partial class GatewayMiddleware(
     IOptions<RateLimitingOptions> rateLimiting,
     HostInfo host,
     TimeProvider time,
-    ILogger<GatewayMiddleware> logger)
+    ILogger<GatewayMiddleware> logger) : IMiddleware
 {
     private readonly RateLimitingOptions _options = rateLimiting.Value;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<RouteEndpoint, string> _routes = new();
@@ -35,7 +36,7 @@ internal sealed partial class GatewayMiddleware(
     public static bool Applies(PathString path) =>
         path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/.well-known", StringComparison.OrdinalIgnoreCase);
 
-    public async Task InvokeAsync(HttpContext http)
+    public async Task InvokeAsync(HttpContext http, RequestDelegate next)
     {
         var started = Stopwatch.GetTimestamp();
         var feature = new GatewayFeature { ClientIp = ResolveClientIp(http) };
@@ -43,7 +44,7 @@ internal sealed partial class GatewayMiddleware(
         var counting = new CountingBody(http);
         try
         {
-            await HandleAsync(http, feature);
+            await HandleAsync(http, feature, next);
         }
         finally
         {
@@ -64,7 +65,7 @@ internal sealed partial class GatewayMiddleware(
         }
     }
 
-    private async Task HandleAsync(HttpContext http, GatewayFeature feature)
+    private async Task HandleAsync(HttpContext http, GatewayFeature feature, RequestDelegate next)
     {
         var ct = http.RequestAborted;
         var endpoint = http.GetEndpoint();

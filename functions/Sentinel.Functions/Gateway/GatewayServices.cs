@@ -53,6 +53,7 @@ internal static class GatewayServices
         services.AddHostedService<GatewayStartup>();
         services.AddHostedService<RequestLogService>();
         services.AddSingleton<GatewayStats>();
+        services.AddSingleton<GatewayMiddleware>();
 
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));
         return services;
@@ -70,30 +71,61 @@ internal static class GatewayServices
 }
 
 /// <summary>
-/// At start: loads the signing keys (a bad key stops the host with its reason instead of failing the first login) and
-/// creates the bootstrap owner when configured. Storage being down delays the owner, not the start.
+/// Right after start, off the start-up path (the Functions host waits for the handler's first answer, and loading
+/// the crypto library costs a cold start ~250 ms): loads the signing keys — a bad key stops the host with its
+/// reason instead of failing the first login — and creates the bootstrap owner when configured. Storage being down
+/// delays the owner, not the start.
 /// </summary>
-internal sealed partial class GatewayStartup(IServiceProvider services, IdentityOptions options, ILogger<GatewayStartup> logger) : IHostedService
+internal sealed partial class GatewayStartup(IServiceProvider services, IdentityOptions options, IHostApplicationLifetime lifetime, ILogger<GatewayStartup> logger) : IHostedService
 {
-    public async Task StartAsync(CancellationToken cancellationToken)
+    private Task? _running;
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        var ring = services.GetRequiredService<SigningKeyRing>();
-        LogKeys(logger, ring.Active.Id, ring.All.Count);
+        _running = Task.Run(() => RunAsync(lifetime.ApplicationStopping), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_running is not null)
+            await _running.WaitAsync(cancellationToken);
+    }
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        try
+        {
+            var ring = services.GetRequiredService<SigningKeyRing>();
+            LogKeys(logger, ring.Active.Id, ring.All.Count);
+        }
+        catch (InvalidOperationException ex)
+        {
+            LogBadKeys(logger, ex.Message);
+            Environment.ExitCode = 1;
+            lifetime.StopApplication();
+            return;
+        }
+
         var admin = options.BootstrapAdmin;
         if (string.IsNullOrWhiteSpace(admin.Email) || string.IsNullOrEmpty(admin.Password))
             return;
         try
         {
-            if (await services.GetRequiredService<IdentityService>().EnsureBootstrapOwnerAsync(admin.TenantName, admin.Email, admin.Password, cancellationToken))
+            if (await services.GetRequiredService<IdentityService>().EnsureBootstrapOwnerAsync(admin.TenantName, admin.Email, admin.Password, stopping))
                 LogBootstrap(logger, admin.Email);
         }
-        catch (Azure.RequestFailedException ex)
+        catch (Exception ex) when (ex is Azure.RequestFailedException or InvalidOperationException or AggregateException)
         {
             LogBootstrapFailed(logger, ex.Message);
         }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    [LoggerMessage(EventId = 5403, Level = LogLevel.Critical, Message = "Signing keys unusable, stopping: {Error}")]
+    private static partial void LogBadKeys(ILogger logger, string error);
 
     [LoggerMessage(EventId = 5400, Level = LogLevel.Information, Message = "Access tokens signed with key {KeyId}; {Count} key(s) validate")]
     private static partial void LogKeys(ILogger logger, string keyId, int count);
@@ -101,27 +133,30 @@ internal sealed partial class GatewayStartup(IServiceProvider services, Identity
     [LoggerMessage(EventId = 5401, Level = LogLevel.Information, Message = "Bootstrap owner {Email} created")]
     private static partial void LogBootstrap(ILogger logger, string email);
 
-    [LoggerMessage(EventId = 5402, Level = LogLevel.Warning, Message = "Bootstrap owner not created, Table storage unreachable: {Error}")]
+    [LoggerMessage(EventId = 5402, Level = LogLevel.Warning, Message = "Bootstrap owner not created: {Error}")]
     private static partial void LogBootstrapFailed(ILogger logger, string error);
 }
 
-/// <summary>Runs the request-log writer for the life of the host, draining it at shutdown.</summary>
-internal sealed class RequestLogService(RequestLogWriter writer) : IHostedService, IDisposable
+/// <summary>
+/// Runs the request-log writer for the life of the host, draining it at shutdown. The writer (and with it the
+/// PostgreSQL data source) is resolved on the background task, not on the start-up path.
+/// </summary>
+internal sealed class RequestLogService(IServiceProvider services) : IHostedService, IDisposable
 {
     private readonly CancellationTokenSource _abort = new();
     private Task? _running;
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        _running = Task.Run(() => writer.RunAsync(_abort.Token), CancellationToken.None);
+        _running = Task.Run(() => services.GetRequiredService<RequestLogWriter>().RunAsync(_abort.Token), CancellationToken.None);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        writer.Complete();
         if (_running is null)
             return;
+        services.GetRequiredService<RequestLogWriter>().Complete();
         try
         {
             // Drain what is queued; give up only when the host's shutdown timeout says so.

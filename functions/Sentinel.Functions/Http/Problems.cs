@@ -46,6 +46,12 @@ internal static class Problems
             if (problem.Type is null || !problem.Type.StartsWith(TypePrefix, StringComparison.Ordinal))
                 problem.Type = TypePrefix + SlugFor(status);
             problem.Instance ??= context.HttpContext.Request.Path;
+            if (status == StatusCodes.Status503ServiceUnavailable && context.Exception is not null)
+            {
+                problem.Detail = "A store this request needs is unreachable; nothing was changed. Retry shortly.";
+                context.HttpContext.Response.Headers.RetryAfter = "5";
+            }
+
             if (context.Exception is BadHttpRequestException bad && status < 500)
                 problem.Detail ??= bad.Message;
         });
@@ -54,13 +60,24 @@ internal static class Problems
     {
         app.UseExceptionHandler(new ExceptionHandlerOptions
         {
-            // Kestrel's and minimal APIs' own client errors (413 body too large, 400 bad JSON) keep their status.
-            StatusCodeSelector = ex => ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError,
+            // Kestrel's and minimal APIs' own client errors (413 body too large, 400 bad JSON) keep their status; a store
+            // that cannot be reached is 503 (retry), not a bug.
+            StatusCodeSelector = ex => ex switch
+            {
+                BadHttpRequestException bad => bad.StatusCode,
+                _ when IsDependencyFailure(ex) => StatusCodes.Status503ServiceUnavailable,
+                _ => StatusCodes.Status500InternalServerError,
+            },
             SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
         });
         app.UseStatusCodePages();
         return app;
     }
+
+    /// <summary>Infrastructure that is down or too slow: PostgreSQL, Redis, Table storage.</summary>
+    public static bool IsDependencyFailure(Exception ex) =>
+        ex is Azure.RequestFailedException { Status: 0 or >= 500 } or StackExchange.Redis.RedisException or Npgsql.NpgsqlException or TimeoutException
+        || (ex is AggregateException agg && agg.InnerExceptions.All(IsDependencyFailure));
 
     private sealed class WithRetryAfter(IResult inner, int seconds) : IResult
     {

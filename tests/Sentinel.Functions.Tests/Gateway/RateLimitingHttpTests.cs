@@ -77,7 +77,8 @@ public sealed class RateLimitingHttpTests
             ["ConnectionStrings:Redis"] = redis.ConnectionString,
             ["RateLimiting:Policies:api:Capacity"] = "1000",
         });
-        var token = Bearer((await host.Client.SignupAsync()).AccessToken);
+        var signupEmail = Email();
+        var token = Bearer((await host.Client.SignupAsync(signupEmail)).AccessToken);
         Assert.Equal(HttpStatusCode.OK, (await host.Client.SendAsync(HttpMethod.Get, "/api/auth/me", authorization: token)).Status);
 
         await redis.StopAsync();
@@ -90,6 +91,11 @@ public sealed class RateLimitingHttpTests
         Assert.Contains("redis", health.Body.GetProperty("down").EnumerateArray().Select(e => e.GetString()));
         Assert.Equal("in-process", health.Body.GetProperty("gateway").GetProperty("rateLimiting").GetString());
         Assert.True(health.Body.GetProperty("gateway").GetProperty("failOpenDecisions").GetInt64() >= 1);
+
+        // Logging out still works, and holds on this instance although Redis could not record it.
+        var second = Bearer((await host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email = signupEmail, password = Password })).Body.GetProperty("access_token").GetString()!);
+        Assert.Equal(HttpStatusCode.NoContent, (await host.Client.SendAsync(HttpMethod.Post, "/api/auth/logout", authorization: second)).Status);
+        AssertProblem(HttpStatusCode.Unauthorized, "invalid-token", await host.Client.SendAsync(HttpMethod.Get, "/api/auth/me", authorization: second));
 
         await redis.StartAgainAsync();
         var sw = System.Diagnostics.Stopwatch.StartNew();
@@ -105,6 +111,20 @@ public sealed class RateLimitingHttpTests
         }
 
         Assert.Equal("redis", mode);
+    }
+
+    [Fact]
+    public async Task TableStorageDown_Is503Problem_NotA500()
+    {
+        await using var host = await SentinelTestHost.StartAsync(HostMode.Standalone, settings: new Dictionary<string, string>
+        {
+            ["ConnectionStrings:Tables"] = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=AAAA;TableEndpoint=http://" + Sentinel.TestSupport.TestServers.ClosedPort() + "/devstoreaccount1",
+        });
+
+        var login = await host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email = Email(), password = Password });
+
+        AssertProblem(HttpStatusCode.ServiceUnavailable, "unavailable", login);
+        Assert.NotNull(login.Response.Headers.RetryAfter);
     }
 
     [Fact]
