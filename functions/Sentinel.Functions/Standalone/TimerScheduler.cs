@@ -42,7 +42,9 @@ internal sealed partial class TimerScheduler(InvocationDispatcher dispatcher, IC
                 var wait = scheduled - time.GetUtcNow();
                 if (wait > TimeSpan.Zero)
                     await Task.Delay(wait, time, cancellationToken);
-                var fired = time.GetUtcNow();
+                // A timer can wake a little early: never count the run before its occurrence, or it would fire twice.
+                var now = time.GetUtcNow();
+                var fired = now > scheduled ? now : scheduled;
                 // The next occurrence after this run's start; occurrences missed while a run lasted are skipped, as in the host.
                 var next = schedule.GetNextOccurrence(fired) ?? fired;
                 var payload = HostPayloads.Timer(function.Name, trigger.BindingName, last, next, fired - scheduled > PastDueAfter, fired);
@@ -50,7 +52,8 @@ internal sealed partial class TimerScheduler(InvocationDispatcher dispatcher, IC
                 if (outcome.StatusCode is < 200 or > 299)
                     LogFailed(logger, function.Name, outcome.StatusCode);
                 last = fired;
-                due = schedule.GetNextOccurrence(time.GetUtcNow());
+                var after = time.GetUtcNow();
+                due = schedule.GetNextOccurrence(after > scheduled ? after : scheduled);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -37,7 +37,14 @@ public sealed class GatewayStartupTests
         };
         await using var host = await SentinelTestHost.StartAsync(HostMode.Standalone, settings: settings);
 
+        // The owner is created just after start, off the start-up path: wait for it in the directory (not by logging
+        // in, which would count failures towards a lockout).
+        var directory = (Sentinel.Core.Identity.IdentityDirectory)host.Services.GetService(typeof(Sentinel.Core.Identity.IdentityDirectory))!;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (await directory.FindLoginAsync(email, CancellationToken.None) is null && waited.Elapsed < TimeSpan.FromSeconds(15))
+            await Task.Delay(50);
         var login = await host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email, password = Password });
+
         var signup = await host.Client.SendAsync(HttpMethod.Post, "/api/auth/signup", new { tenantName = "x", email = Email(), password = Password });
         var identity = (Sentinel.Core.Identity.IdentityService)host.Services.GetService(typeof(Sentinel.Core.Identity.IdentityService))!;
         var again = await identity.EnsureBootstrapOwnerAsync("Default", email, Password, CancellationToken.None);
