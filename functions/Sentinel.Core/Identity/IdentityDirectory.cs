@@ -66,30 +66,11 @@ internal sealed class IdentityDirectory
 
     // ---- tenants ----
 
-    public async Task InsertTenantAsync(TenantRecord tenant, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        var entity = new TableEntity("tenant", tenant.Id) { ["Name"] = tenant.Name, ["CreatedAt"] = tenant.CreatedAt };
-        var result = await _tables.InsertEntityAsync(_tenants, entity, cancellationToken);
-        if (!result.Succeeded)
-            throw new InvalidOperationException($"Tenant id {tenant.Id} collided.");
-    }
+    public Task InsertTenantAsync(TenantRecord tenant, CancellationToken cancellationToken) =>
+        InsertNewAsync(_tenants, new TableEntity("tenant", tenant.Id) { ["Name"] = tenant.Name, ["CreatedAt"] = tenant.CreatedAt }, cancellationToken);
 
-    public async Task<TenantRecord?> GetTenantAsync(string tenantId, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        var e = await _tables.GetEntityAsync(_tenants, "tenant", tenantId, cancellationToken);
-        return e is null ? null : new TenantRecord(e.RowKey, e.GetRequiredString("Name"), e.GetDateTimeOffset("CreatedAt") ?? default);
-    }
-
-    public async Task<int> CountTenantsAsync(CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        var n = 0;
-        await foreach (var _ in _tables.QueryAsync(_tenants, TableFilter.PartitionKey("tenant"), ["RowKey"], cancellationToken))
-            n++;
-        return n;
-    }
+    public Task<TenantRecord?> GetTenantAsync(string tenantId, CancellationToken cancellationToken) =>
+        GetAsync(_tenants, "tenant", tenantId, e => new TenantRecord(e.RowKey, e.GetRequiredString("Name"), e.GetDateTimeOffset("CreatedAt") ?? default), cancellationToken);
 
     // ---- logins (email → user) ----
 
@@ -113,85 +94,70 @@ internal sealed class IdentityDirectory
 
     // ---- users ----
 
-    public async Task<bool> InsertUserAsync(UserRecord user, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        return (await _tables.InsertEntityAsync(_users, ToEntity(user), cancellationToken)).Succeeded;
-    }
+    public Task InsertUserAsync(UserRecord user, CancellationToken cancellationToken) => InsertNewAsync(_users, ToEntity(user), cancellationToken);
 
-    public async Task<UserRecord?> GetUserAsync(string tenantId, string userId, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        var e = await _tables.GetEntityAsync(_users, tenantId, userId, cancellationToken);
-        return e is null ? null : ToUser(e);
-    }
+    public Task<UserRecord?> GetUserAsync(string tenantId, string userId, CancellationToken cancellationToken) =>
+        GetAsync(_users, tenantId, userId, ToUser, cancellationToken);
 
     /// <summary>Replaces a user if it still has the ETag it was read with.</summary>
-    public async Task<TableOutcome> UpdateUserAsync(UserRecord user, CancellationToken cancellationToken) =>
-        (await _tables.UpdateEntityAsync(_users, ToEntity(user), user.ETag ?? "*", merge: false, cancellationToken)).Outcome;
+    public Task<TableOutcome> UpdateUserAsync(UserRecord user, CancellationToken cancellationToken) =>
+        ReplaceAsync(_users, ToEntity(user), user.ETag, cancellationToken);
 
-    public async Task DeleteUserAsync(string tenantId, string userId, CancellationToken cancellationToken) =>
-        await _tables.DeleteEntityAsync(_users, tenantId, userId, "*", cancellationToken);
-
-    public async IAsyncEnumerable<UserRecord> ListUsersAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        await foreach (var e in _tables.QueryAsync(_users, TableFilter.PartitionKey(tenantId), null, cancellationToken))
-            yield return ToUser(e);
-    }
+    public IAsyncEnumerable<UserRecord> ListUsersAsync(string tenantId, CancellationToken cancellationToken) =>
+        ListAsync(_users, TableFilter.PartitionKey(tenantId), ToUser, cancellationToken);
 
     // ---- API keys ----
 
-    public async Task InsertApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        if (!(await _tables.InsertEntityAsync(_apiKeys, ToEntity(key), cancellationToken)).Succeeded)
-            throw new InvalidOperationException($"API key id {key.Id} collided.");
-    }
+    public Task InsertApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken) => InsertNewAsync(_apiKeys, ToEntity(key), cancellationToken);
 
-    public async Task<ApiKeyRecord?> GetApiKeyAsync(string tenantId, string keyId, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        var e = await _tables.GetEntityAsync(_apiKeys, tenantId, keyId, cancellationToken);
-        return e is null ? null : ToApiKey(e);
-    }
+    public Task<ApiKeyRecord?> GetApiKeyAsync(string tenantId, string keyId, CancellationToken cancellationToken) =>
+        GetAsync(_apiKeys, tenantId, keyId, ToApiKey, cancellationToken);
 
-    public async Task<TableOutcome> UpdateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken) =>
-        (await _tables.UpdateEntityAsync(_apiKeys, ToEntity(key), key.ETag ?? "*", merge: false, cancellationToken)).Outcome;
+    public Task<TableOutcome> UpdateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken) =>
+        ReplaceAsync(_apiKeys, ToEntity(key), key.ETag, cancellationToken);
 
-    public async IAsyncEnumerable<ApiKeyRecord> ListApiKeysAsync(string tenantId, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        await foreach (var e in _tables.QueryAsync(_apiKeys, TableFilter.PartitionKey(tenantId), null, cancellationToken))
-            yield return ToApiKey(e);
-    }
+    public IAsyncEnumerable<ApiKeyRecord> ListApiKeysAsync(string tenantId, CancellationToken cancellationToken) =>
+        ListAsync(_apiKeys, TableFilter.PartitionKey(tenantId), ToApiKey, cancellationToken);
 
     // ---- sessions (refresh-token families) ----
 
-    public async Task InsertSessionAsync(SessionRecord session, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        if (!(await _tables.InsertEntityAsync(_sessions, ToEntity(session), cancellationToken)).Succeeded)
-            throw new InvalidOperationException($"Session id {session.Id} collided.");
-    }
+    public Task InsertSessionAsync(SessionRecord session, CancellationToken cancellationToken) => InsertNewAsync(_sessions, ToEntity(session), cancellationToken);
 
-    public async Task<SessionRecord?> GetSessionAsync(string tenantId, string sessionId, CancellationToken cancellationToken)
-    {
-        await EnsureTablesAsync(cancellationToken);
-        var e = await _tables.GetEntityAsync(_sessions, tenantId, sessionId, cancellationToken);
-        return e is null ? null : ToSession(e);
-    }
+    public Task<SessionRecord?> GetSessionAsync(string tenantId, string sessionId, CancellationToken cancellationToken) =>
+        GetAsync(_sessions, tenantId, sessionId, ToSession, cancellationToken);
 
     /// <summary>Replaces a session if it still has its ETag: of two concurrent refreshes, one wins.</summary>
-    public async Task<TableOutcome> UpdateSessionAsync(SessionRecord session, CancellationToken cancellationToken) =>
-        (await _tables.UpdateEntityAsync(_sessions, ToEntity(session), session.ETag ?? "*", merge: false, cancellationToken)).Outcome;
+    public Task<TableOutcome> UpdateSessionAsync(SessionRecord session, CancellationToken cancellationToken) =>
+        ReplaceAsync(_sessions, ToEntity(session), session.ETag, cancellationToken);
 
-    public async IAsyncEnumerable<SessionRecord> ListSessionsOfUserAsync(string tenantId, string userId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<SessionRecord> ListSessionsOfUserAsync(string tenantId, string userId, CancellationToken cancellationToken) =>
+        ListAsync(_sessions, TableFilter.And(TableFilter.PartitionKey(tenantId), TableFilter.Equal("UserId", userId)), ToSession, cancellationToken);
+
+    // ---- the four shapes every entity uses ----
+
+    /// <summary>Inserts an entity under a fresh random id; a 409 means the id collided (80 random bits: a bug, not a race).</summary>
+    private async Task InsertNewAsync(string table, TableEntity entity, CancellationToken cancellationToken)
     {
         await EnsureTablesAsync(cancellationToken);
-        var filter = TableFilter.And(TableFilter.PartitionKey(tenantId), TableFilter.Equal("UserId", userId));
-        await foreach (var e in _tables.QueryAsync(_sessions, filter, null, cancellationToken))
-            yield return ToSession(e);
+        if (!(await _tables.InsertEntityAsync(table, entity, cancellationToken)).Succeeded)
+            throw new InvalidOperationException($"{table} id {entity.PartitionKey}/{entity.RowKey} collided.");
+    }
+
+    private async Task<T?> GetAsync<T>(string table, string partitionKey, string rowKey, Func<TableEntity, T> map, CancellationToken cancellationToken)
+        where T : class
+    {
+        await EnsureTablesAsync(cancellationToken);
+        return await _tables.GetEntityAsync(table, partitionKey, rowKey, cancellationToken) is { } e ? map(e) : null;
+    }
+
+    private async Task<TableOutcome> ReplaceAsync(string table, TableEntity entity, string? etag, CancellationToken cancellationToken) =>
+        (await _tables.UpdateEntityAsync(table, entity, etag ?? "*", merge: false, cancellationToken)).Outcome;
+
+    private async IAsyncEnumerable<T> ListAsync<T>(string table, string filter, Func<TableEntity, T> map, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await EnsureTablesAsync(cancellationToken);
+        await foreach (var e in _tables.QueryAsync(table, filter, null, cancellationToken))
+            yield return map(e);
     }
 
     // ---- mapping ----
