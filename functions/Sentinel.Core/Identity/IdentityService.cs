@@ -31,6 +31,12 @@ internal sealed partial class IdentityService(
     /// <summary>How long a validated API key is trusted without re-reading it (revocation on another instance takes this long).</summary>
     public static readonly TimeSpan ApiKeyCacheLife = TimeSpan.FromSeconds(30);
 
+    /// <summary>Unrevoked API keys a tenant may hold: bounds what one admin can make the directory store.</summary>
+    public const int MaxApiKeysPerTenant = 100;
+
+    /// <summary>Users a tenant may hold.</summary>
+    public const int MaxUsersPerTenant = 1_000;
+
     private static readonly Failure InvalidCredentials = new(FailureKind.Unauthorized, "invalid-credentials", "Invalid credentials", "The email or password is wrong.");
     private static readonly Failure InvalidGrant = new(FailureKind.Unauthorized, "invalid-grant", "Invalid refresh token", "The refresh token is unknown, expired or revoked; log in again.");
     private static readonly Failure InvalidApiKey = new(FailureKind.Unauthorized, "invalid-credentials", "Invalid API key", "The API key is unknown, expired or revoked.");
@@ -275,6 +281,8 @@ internal sealed partial class IdentityService(
             return new Failure(FailureKind.Invalid, "validation-failed", "Invalid password", badPassword);
         if (role > actor.Role)
             return new Failure(FailureKind.Forbidden, "forbidden", "Role too high", $"A {actor.Role.ToName()} cannot grant {role.ToName()}.");
+        if ((await ListUsersAsync(actor, cancellationToken)).Count >= MaxUsersPerTenant)
+            return new Failure(FailureKind.Conflict, "limit-reached", "Too many users", $"A tenant holds at most {MaxUsersPerTenant} users; disable or remove some first.");
 
         var now = time.GetUtcNow();
         string? invitation = null;
@@ -397,6 +405,8 @@ internal sealed partial class IdentityService(
             return new Failure(FailureKind.Invalid, "validation-failed", "Invalid scopes", $"Give one or more of: {string.Join(", ", Scopes.All)}.");
         if (expiresInDays is < 1 or > 3650)
             return new Failure(FailureKind.Invalid, "validation-failed", "Invalid expiry", "expiresInDays is between 1 and 3650, or absent for a key that does not expire.");
+        if ((await ListApiKeysAsync(actor, cancellationToken)).Count(k => k.RevokedAt is null) >= MaxApiKeysPerTenant)
+            return new Failure(FailureKind.Conflict, "limit-reached", "Too many API keys", $"A tenant holds at most {MaxApiKeysPerTenant} unrevoked API keys; revoke some first.");
         var now = time.GetUtcNow();
         var secret = Ids.NewSecret();
         var record = new ApiKeyRecord(actor.TenantId, Ids.NewId(), name!.Trim(), ApiKeyFormat.HashSecret(secret), scopes.Distinct(StringComparer.Ordinal).ToList(),

@@ -251,6 +251,22 @@ public sealed class IdentityServiceTests : IAsyncLifetime
         Assert.False(afterRevoke.Succeeded);
     }
 
+    [Fact]
+    public async Task ApiKeys_PerTenantCap_CountsOnlyUnrevokedKeys()
+    {
+        var owner = await PrincipalOf(await SignupAsync());
+        var created = new List<CreatedApiKey>();
+        for (var i = 0; i < IdentityService.MaxApiKeysPerTenant; i++)
+            created.Add((await _service.CreateApiKeyAsync(owner, "k" + i, [Scopes.StatsRead], null, CancellationToken.None)).Value!);
+
+        var over = await _service.CreateApiKeyAsync(owner, "one too many", [Scopes.StatsRead], null, CancellationToken.None);
+        await _service.RevokeApiKeyAsync(owner, created[0].Record.Id, CancellationToken.None);
+        var afterRevoke = await _service.CreateApiKeyAsync(owner, "room again", [Scopes.StatsRead], null, CancellationToken.None);
+
+        Assert.Equal("limit-reached", over.Failure!.Slug);
+        Assert.True(afterRevoke.Succeeded);
+    }
+
     [Theory]
     [InlineData(null, new[] { "stats:read" }, null)]
     [InlineData("ok", new string[0], null)]
