@@ -32,6 +32,13 @@ internal sealed class IdentityOptions
     /// </summary>
     public List<SigningKeyOptions> SigningKeys { get; set; } = [];
 
+    /// <summary>
+    /// The <c>kid</c> that signs; when empty, the last configured key (or the greatest file name) signs. Setting it
+    /// lets a rotation publish the next key in the JWKS first — so services caching the JWKS learn it — and switch
+    /// to it later. Default none.
+    /// </summary>
+    public string? ActiveSigningKeyId { get; set; }
+
     /// <summary>A directory of <c>{kid}.pem</c> files, used when <see cref="SigningKeys"/> is empty; the greatest name signs.
     /// A key is generated there when it holds none (local runs: <c>.data/secrets/jwt</c>). Default none.</summary>
     public string? SigningKeyDirectory { get; set; }

@@ -25,30 +25,34 @@ internal sealed record JsonWebKeyDocument(string Kty, string Use, string Alg, st
 /// </summary>
 internal sealed partial class SigningKeyRing
 {
-    private SigningKeyRing(IReadOnlyList<SigningKey> keys)
+    private SigningKeyRing(IReadOnlyList<SigningKey> keys, SigningKey active)
     {
         All = keys;
-        Active = keys[^1];
+        Active = active;
     }
 
     public SigningKey Active { get; }
 
     public IReadOnlyList<SigningKey> All { get; }
 
-    public static SigningKeyRing FromKeys(IReadOnlyList<SigningKey> keys)
+    /// <summary>A ring of <paramref name="keys"/>; <paramref name="activeId"/> signs, or else the last key.</summary>
+    public static SigningKeyRing FromKeys(IReadOnlyList<SigningKey> keys, string? activeId = null)
     {
         if (keys.Count == 0)
             throw new InvalidOperationException("At least one signing key is needed.");
         if (keys.Select(k => k.Id).Distinct(StringComparer.Ordinal).Count() != keys.Count)
             throw new InvalidOperationException("Two signing keys share a kid.");
-        return new SigningKeyRing(keys);
+        var active = string.IsNullOrEmpty(activeId)
+            ? keys[^1]
+            : keys.FirstOrDefault(k => k.Id == activeId) ?? throw new InvalidOperationException($"Identity:ActiveSigningKeyId '{activeId}' names no configured key.");
+        return new SigningKeyRing(keys, active);
     }
 
     public static SigningKeyRing Load(IdentityOptions options, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.SigningKeys.Count > 0)
-            return FromKeys(options.SigningKeys.Select(k => FromPem(k.Id, k.PrivateKeyPem)).ToList());
+            return FromKeys(options.SigningKeys.Select(k => FromPem(k.Id, k.PrivateKeyPem)).ToList(), options.ActiveSigningKeyId);
         if (string.IsNullOrWhiteSpace(options.SigningKeyDirectory))
             throw new InvalidOperationException("No signing key: set Identity:SigningKeys (Key Vault references in Azure) or Identity:SigningKeyDirectory.");
 
@@ -60,7 +64,7 @@ internal sealed partial class SigningKeyRing
             files.Add(WriteNewKey(dir.FullName, id));
         }
 
-        return FromKeys(files.Select(f => FromPem(Path.GetFileNameWithoutExtension(f.Name), File.ReadAllText(f.FullName))).ToList());
+        return FromKeys(files.Select(f => FromPem(Path.GetFileNameWithoutExtension(f.Name), File.ReadAllText(f.FullName))).ToList(), options.ActiveSigningKeyId);
     }
 
     /// <summary>Writes a fresh P-256 key as <c>{id}.pem</c>, readable by its owner only.</summary>

@@ -104,6 +104,22 @@ public sealed class AccessTokenServiceTests : IDisposable
     }
 
     [Fact]
+    public async Task Rotation_NextKeyPublishedFirst_ThenActivated()
+    {
+        SigningKeyRing.WriteNewKey(_dir, "a-current");
+        SigningKeyRing.WriteNewKey(_dir, "b-next");
+        var publishing = Service(SigningKeyRing.Load(new IdentityOptions { SigningKeyDirectory = _dir, ActiveSigningKeyId = "a-current" }, _clock));
+        var token = publishing.Issue(_tenant, _user, Role.Viewer, _session).Token;
+        var switched = Service(SigningKeyRing.Load(new IdentityOptions { SigningKeyDirectory = _dir, ActiveSigningKeyId = "b-next" }, _clock));
+
+        Assert.Equal("a-current", publishing.Keys.Active.Id);
+        Assert.Contains(publishing.Keys.All, k => k.Id == "b-next"); // in the JWKS before it signs
+        Assert.Equal("b-next", switched.Keys.Active.Id);
+        Assert.Null((await switched.ValidateAsync(token)).Failure);
+        Assert.Throws<InvalidOperationException>(() => SigningKeyRing.Load(new IdentityOptions { SigningKeyDirectory = _dir, ActiveSigningKeyId = "nope" }, _clock));
+    }
+
+    [Fact]
     public void Load_BadKeys_FailWithAMessage()
     {
         using var rsa = RSA.Create(2048);
