@@ -34,6 +34,9 @@ internal sealed class RequestLogOptions
 
     /// <summary>Longest an entry waits before its batch is written. Default 1 second.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long rows are kept; whole day partitions older than this are dropped hourly. Default 30 days.</summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
 }
 
 /// <summary>

@@ -37,7 +37,7 @@ internal static class FunctionRegistry
             "Agent metric batches from Event Hubs into PostgreSQL."),
         new(Retention,
             new TimerTrigger("timer", "0 17 * * * *", RunOnStartup: false, UseMonitor: true),
-            Retry: null, typeof(HousekeepingFunction),
+            Retry: null, typeof(RetentionFunction),
             "Hourly: drops expired partitions/chunks and creates the coming days' partitions."),
         new(Rollup,
             new TimerTrigger("timer", "5 * * * * *", RunOnStartup: false, UseMonitor: true),

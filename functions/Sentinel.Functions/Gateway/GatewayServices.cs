@@ -33,7 +33,8 @@ internal static class GatewayServices
             .Validate(o => o.Policies.Values.Concat(o.ServicePolicies.Values).All(p => p.Validate() is null), "A rate-limit policy is invalid: each needs Capacity ≥ 1, RefillPerSecond > 0 and 0 < Cost ≤ Capacity.")
             .ValidateOnStart();
         services.AddOptions<RequestLogOptions>().BindConfiguration("RequestLog")
-            .Validate(o => o.Capacity is >= 1 and <= 1_000_000 && o.BatchSize is >= 1 and <= 100_000 && o.FlushInterval > TimeSpan.Zero, "RequestLog: Capacity 1–1,000,000, BatchSize 1–100,000, FlushInterval > 0.")
+            .Validate(o => o.Capacity is >= 1 and <= 1_000_000 && o.BatchSize is >= 1 and <= 100_000 && o.FlushInterval > TimeSpan.Zero && o.Retention >= TimeSpan.FromDays(1),
+                "RequestLog: Capacity 1–1,000,000, BatchSize 1–100,000, FlushInterval > 0, Retention at least 1 day.")
             .ValidateOnStart();
 
         services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IConfiguration>()["Redis:KeyPrefix"] is { Length: > 0 } prefix ? prefix : "sentinel:"));
@@ -53,6 +54,7 @@ internal static class GatewayServices
         services.AddHostedService<GatewayStartup>();
         services.AddHostedService<RequestLogService>();
         services.AddSingleton<GatewayStats>();
+        services.AddSingleton<RequestLogRetention>();
         services.AddSingleton<GatewayMiddleware>();
 
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, GatewayJsonContext.Default));

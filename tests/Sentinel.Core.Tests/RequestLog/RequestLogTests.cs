@@ -127,6 +127,39 @@ public sealed class RequestLogTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Retention_CreatesComingDays_DropsWholeOldPartitions_PurgesOldDefaultRows()
+    {
+        await using (var connection = await _db.DataSource.OpenConnectionAsync())
+        {
+            foreach (var day in new[] { new DateOnly(2026, 10, 1), new DateOnly(2026, 10, 22), new DateOnly(2026, 10, 23), new DateOnly(2026, 11, 21) })
+                await RequestLogWriter.EnsurePartitionAsync(connection, day, CancellationToken.None);
+        }
+
+        await using (var insert = _db.DataSource.CreateCommand(
+            "insert into request_log values " +
+            "('2026-10-01T10:00:00Z', 't', null, null, 'GET', '/a', 200, 1, 0, 0, false), " +
+            "('2026-10-23T00:00:00Z', 't', null, null, 'GET', '/a', 200, 1, 0, 0, false), " +
+            "('2026-11-21T10:00:00Z', 't', null, null, 'GET', '/a', 200, 1, 0, 0, false), " +
+            "('2026-09-01T10:00:00Z', 't', null, null, 'GET', '/a', 200, 1, 0, 0, false), " +
+            "('2026-11-01T10:00:00Z', 't', null, null, 'GET', '/a', 200, 1, 0, 0, false)"))
+            await insert.ExecuteNonQueryAsync();
+        var clock = new ManualClock(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero));
+        var retention = new RequestLogRetention(_db.DataSource, clock);
+
+        var report = await retention.RunAsync(TimeSpan.FromDays(30), CancellationToken.None);
+        var again = await retention.RunAsync(TimeSpan.FromDays(30), CancellationToken.None);
+
+        // 30 days before 2026-11-22T10:00 is 2026-10-23T10:00: the 22nd is wholly past, the 23rd is not.
+        Assert.Equal(["request_log_p20261001", "request_log_p20261022"], report.Dropped);
+        Assert.Equal(["request_log_p20261122", "request_log_p20261123", "request_log_p20261124"], report.Created);
+        Assert.Equal(1, report.DefaultRowsDeleted); // 2026-09-01 sat in the default partition
+        Assert.Empty(again.Dropped);
+        Assert.Empty(again.Created);
+        Assert.Equal(3, await _db.ScalarAsync("select count(*) from request_log"));
+        Assert.Equal(0, await _db.ScalarAsync("select count(*) from pg_class where relname in ('request_log_p20261001', 'request_log_p20261022')"));
+    }
+
+    [Fact]
     public async Task Stats_CountsStatusClassesPercentilesTopRoutesAndIps_ForOneTenantOnly()
     {
         var clock = new ManualClock(Day.AddMinutes(10));
