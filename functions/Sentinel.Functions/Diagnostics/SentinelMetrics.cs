@@ -13,11 +13,12 @@ internal sealed class SentinelMetrics : IDisposable
     private readonly Counter<long> _invocations;
     private readonly Histogram<double> _invocationDuration;
 
-    public SentinelMetrics(IMeterFactory meterFactory, RateLimiter limiter, RequestLogWriter requestLog)
+    public SentinelMetrics(IMeterFactory meterFactory, RateLimiter limiter, RequestLogWriter requestLog, Sentinel.Core.Identity.TokenRevocations revocations)
     {
         _meter = meterFactory.Create(MeterName);
         _meter.CreateObservableCounter("sentinel.ratelimit.fail_open.decisions", () => limiter.FailOpenDecisions, description: "Rate-limit decisions made in process because Redis was unreachable");
         _meter.CreateObservableGauge("sentinel.ratelimit.degraded", () => limiter.IsDegraded ? 1 : 0, description: "1 while rate limiting fails open");
+        _meter.CreateObservableCounter("sentinel.identity.revocations.unpublished", () => revocations.Unpublished, description: "Token revocations Redis did not record (they held on the revoking instance only)");
         _meter.CreateObservableCounter("sentinel.requestlog.written", () => requestLog.Written, description: "Request-log rows written");
         _meter.CreateObservableCounter("sentinel.requestlog.dropped", () => requestLog.Dropped, description: "Request-log entries dropped because the queue was full");
         _meter.CreateObservableGauge("sentinel.requestlog.pending", () => requestLog.Pending, description: "Request-log entries waiting to be written");

@@ -13,7 +13,12 @@ internal sealed record AccessPolicy(bool Anonymous, Role MinimumRole, string? Sc
 
     public static readonly AccessPolicy Public = new(true, Role.Viewer, null);
 
-    public string Describe() => Anonymous ? "anonymous" : $"role ≥ {MinimumRole.ToName()}" + (Scope is null ? " (users only)" : $", or an API key with scope {Scope}");
+    public string Describe() => Anonymous ? "anonymous" : $"role ≥ {MinimumRole.ToName()}" + Scope switch
+    {
+        null => " (users only)",
+        AnyScope => ", or any API key",
+        _ => $", or an API key with scope {Scope}",
+    };
 }
 
 /// <summary>Names the rate-limit policy (route class) an endpoint is charged to, instead of the default.</summary>
