@@ -19,8 +19,12 @@ internal sealed record Principal(
     string? TokenId = null,
     DateTimeOffset? ExpiresAt = null)
 {
-    /// <summary>A stable, loggable name: <c>user:{id}</c> or <c>key:{id}</c> (never a secret).</summary>
-    public string Name => (IsApiKey ? "key:" : "user:") + SubjectId;
+    /// <summary>A stable, loggable name: <c>user:{id}</c> or <c>key:{id}</c> (never a secret). Computed once: a verified
+    /// token's principal is reused by every request that presents it.</summary>
+    public string Name { get; } = (IsApiKey ? "key:" : "user:") + SubjectId;
+
+    /// <summary>What the gateway's buckets are keyed by: tenant and principal.</summary>
+    public string BucketSubject { get; } = TenantId + ":" + (IsApiKey ? "key:" : "user:") + SubjectId;
 
     public bool HasScope(string scope) => Scopes.Contains(scope, StringComparer.Ordinal);
 }

@@ -25,7 +25,10 @@ internal sealed class RateLimitPolicy
     public int WindowSeconds => (int)Math.Max(1, Math.Ceiling(Capacity / RefillPerSecond));
 
     /// <summary>The <c>RateLimit-Policy</c> item (draft-ietf-httpapi-ratelimit-headers-11): <c>"name";q=capacity;w=window</c>.</summary>
-    public string HeaderItem => string.Create(CultureInfo.InvariantCulture, $"\"{Name}\";q={(long)Math.Floor(Capacity)};w={WindowSeconds}");
+    public string HeaderItem => _headerItem ??= string.Create(CultureInfo.InvariantCulture, $"\"{Name}\";q={(long)Math.Floor(Capacity)};w={WindowSeconds}");
+
+    // Policies are fixed once configuration is bound; the header text is built on first use.
+    private string? _headerItem;
 
     /// <summary>Why the policy is unusable, or null.</summary>
     public string? Validate()

@@ -15,14 +15,29 @@ internal sealed class RedisKeys(string prefix)
 
     public string UserCutoff(string tenantId, string userId) => $"{Prefix}rv:user:{tenantId}:{userId}";
 
-    /// <summary>A token bucket: per policy and subject (the subject is hashed: it may be an IP, an email or a client's key).</summary>
-    public string Bucket(string policy, string subject) => $"{Prefix}rl:{policy}:{Hash(subject)}";
+    /// <summary>A token bucket: per policy and subject. Short subjects made of key-safe characters (the gateway's
+    /// principals and IPs) are used as they are; anything else (a client's key for the decision service) is hashed,
+    /// which bounds its size and keeps it from colliding with the plain form.</summary>
+    public string Bucket(string policy, string subject) => $"{Prefix}rl:{policy}:{(IsPlain(subject) ? subject : "h" + Hash(subject))}";
 
     /// <summary>The login throttle's keys for one (IP, email) pair: failures, lock, strikes.</summary>
     public (string Failures, string Lock, string Strikes) LoginThrottle(string ip, string email)
     {
         var h = Hash(ip + "\n" + email);
         return ($"{Prefix}lt:f:{h}", $"{Prefix}lt:l:{h}", $"{Prefix}lt:s:{h}");
+    }
+
+    private static bool IsPlain(string subject)
+    {
+        if (subject.Length > 96)
+            return false;
+        foreach (var c in subject)
+        {
+            if (!(char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is ':' or '.'))
+                return false;
+        }
+
+        return true;
     }
 
     private static string Hash(string value)

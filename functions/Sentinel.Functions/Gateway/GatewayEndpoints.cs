@@ -26,9 +26,10 @@ internal static class GatewayEndpoints
             if (body.Cost is { } c && (!(c > 0) || c > policy.Capacity))
                 return Problems.Result(StatusCodes.Status422UnprocessableEntity, "validation-failed", "Invalid cost", $"cost is above 0 and at most the policy's capacity ({policy.Capacity}).");
 
-            // Buckets of the service live apart from the gateway's own and are scoped by tenant.
+            // Buckets of the service live apart from the gateway's own ("svc:" never starts a gateway subject) and are
+            // scoped by tenant.
             var p = http.Principal();
-            var decision = await limiter.AcquireAsync(policy, p.TenantId + ":" + body.Key, body.Cost, http.RequestAborted);
+            var decision = await limiter.AcquireAsync(policy, "svc:" + p.TenantId + ":" + body.Key, body.Cost, http.RequestAborted);
             return TypedResults.Json(new RateLimitCheckResponse(decision.Allowed, policy.Name, (long)policy.Capacity, (long)Math.Floor(Math.Max(0, decision.Remaining)),
                 Math.Round(decision.ResetAfter.TotalSeconds, 3), Math.Round(decision.RetryAfter.TotalSeconds, 3)), GatewayJsonContext.Default.RateLimitCheckResponse);
         }).RequireRole(Role.Operator, Scopes.RateLimitCheck).WithTags("ratelimit")

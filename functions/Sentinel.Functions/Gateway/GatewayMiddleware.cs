@@ -152,7 +152,7 @@ internal sealed partial class GatewayMiddleware(
         var policyName = endpoint?.Metadata.GetMetadata<RateLimitClass>()?.Policy
             ?? (feature.Principal is null ? GatewayDefaults.AnonymousPolicy : GatewayDefaults.ApiPolicy);
         var policy = _options.Policy(policyName);
-        var subject = feature.Principal is { } p ? p.TenantId + ":" + p.Name : "ip:" + (feature.ClientIp?.ToString() ?? "unknown");
+        var subject = feature.Principal?.BucketSubject ?? "ip:" + (feature.ClientIp?.ToString() ?? "unknown");
         var (decision, revoked) = await limiter.AcquireAsync(policy, subject, null, probe, ct);
         http.Response.Headers["RateLimit-Policy"] = policy.HeaderItem;
         http.Response.Headers["RateLimit"] = decision.HeaderItem;
