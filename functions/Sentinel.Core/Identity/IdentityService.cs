@@ -39,6 +39,9 @@ internal sealed partial class IdentityService(
 
     private static readonly Failure InvalidCredentials = new(FailureKind.Unauthorized, "invalid-credentials", "Invalid credentials", "The email or password is wrong.");
     private static readonly Failure InvalidGrant = new(FailureKind.Unauthorized, "invalid-grant", "Invalid refresh token", "The refresh token is unknown, expired or revoked; log in again.");
+    /// <summary>The answer to a revoked access token (also given by the gateway when the rate-limit script saw it).</summary>
+    public static readonly Failure TokenRevoked = new(FailureKind.Unauthorized, "invalid-token", "Invalid access token", "The token has been revoked.");
+
     private static readonly Failure InvalidApiKey = new(FailureKind.Unauthorized, "invalid-credentials", "Invalid API key", "The API key is unknown, expired or revoked.");
 
     private readonly ConcurrentDictionary<string, (ApiKeyRecord? Record, DateTimeOffset FetchedAt)> _apiKeyCache = new(StringComparer.Ordinal);
@@ -56,7 +59,7 @@ internal sealed partial class IdentityService(
         if (!EmailAddress.TryNormalize(email, out var normalized))
             return Validation.BadEmail;
         if (PasswordHasher.Validate(password) is { } badPassword)
-            return new Failure(FailureKind.Invalid, "validation-failed", "Invalid password", badPassword);
+            return Validation.BadPassword(badPassword);
         if (await throttle.LockedForAsync(ip, normalized, cancellationToken) is { } locked)
             return LockedOut(locked);
 
@@ -95,21 +98,32 @@ internal sealed partial class IdentityService(
         var now = time.GetUtcNow();
         var tenant = new TenantRecord(Ids.NewId(), tenantName.Trim(), now);
         var user = new UserRecord(tenant.Id, Ids.NewId(), normalizedEmail, displayName?.Trim() ?? "", Role.Owner, hasher.Hash(password), false, now);
-        if (!await directory.ClaimLoginAsync(normalizedEmail, tenant.Id, user.Id, cancellationToken))
-            return null;
-        try
+        return await ClaimEmailThenWriteAsync(user, async () =>
         {
             await directory.InsertTenantAsync(tenant, cancellationToken);
             await directory.InsertUserAsync(user, cancellationToken);
+        }, cancellationToken) ? user : null;
+    }
+
+    /// <summary>
+    /// Claims the user's email (unique across tenants), then runs the writes; false when the email is taken. If a
+    /// write fails the email is given back so a retry can succeed (rows under the unused ids are unreachable).
+    /// </summary>
+    private async Task<bool> ClaimEmailThenWriteAsync(UserRecord user, Func<Task> writes, CancellationToken cancellationToken)
+    {
+        if (!await directory.ClaimLoginAsync(user.Email, user.TenantId, user.Id, cancellationToken))
+            return false;
+        try
+        {
+            await writes();
         }
         catch
         {
-            // Give the email back so a retry can succeed; what was written under the unused ids is unreachable.
-            await directory.ReleaseLoginAsync(normalizedEmail, CancellationToken.None);
+            await directory.ReleaseLoginAsync(user.Email, CancellationToken.None);
             throw;
         }
 
-        return user;
+        return true;
     }
 
     public async Task<Outcome<TokenPair>> LoginAsync(string? email, string? password, string ip, CancellationToken cancellationToken)
@@ -117,7 +131,7 @@ internal sealed partial class IdentityService(
         if (!EmailAddress.TryNormalize(email, out var normalized))
             return Validation.BadEmail;
         if (password is null or { Length: 0 or > PasswordHasher.MaximumLength })
-            return new Failure(FailureKind.Invalid, "validation-failed", "Invalid password", $"A password of 1–{PasswordHasher.MaximumLength} characters is required.");
+            return Validation.BadPassword($"A password of 1–{PasswordHasher.MaximumLength} characters is required.");
         if (await throttle.LockedForAsync(ip, normalized, cancellationToken) is { } locked)
             return LockedOut(locked);
 
@@ -221,7 +235,7 @@ internal sealed partial class IdentityService(
         switch (await revocations.IsRevokedAsync(validation.Principal!, validation.IssuedAt, cancellationToken))
         {
             case true:
-                return new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid access token", "The token has been revoked.");
+                return TokenRevoked;
             case null:
                 LogRevocationUnknown(logger);
                 break;
@@ -278,7 +292,7 @@ internal sealed partial class IdentityService(
         if (Validation.Name(displayName, "displayName", required: false) is { } badName)
             return badName;
         if (password is not null && PasswordHasher.Validate(password) is { } badPassword)
-            return new Failure(FailureKind.Invalid, "validation-failed", "Invalid password", badPassword);
+            return Validation.BadPassword(badPassword);
         if (role > actor.Role)
             return new Failure(FailureKind.Forbidden, "forbidden", "Role too high", $"A {actor.Role.ToName()} cannot grant {role.ToName()}.");
         if ((await ListUsersAsync(actor, cancellationToken)).Count >= MaxUsersPerTenant)
@@ -296,17 +310,8 @@ internal sealed partial class IdentityService(
             user = user with { InvitationHash = ApiKeyFormat.HashSecret(secret), InvitationExpiresAt = invitationExpires };
         }
 
-        if (!await directory.ClaimLoginAsync(normalized, actor.TenantId, user.Id, cancellationToken))
+        if (!await ClaimEmailThenWriteAsync(user, () => directory.InsertUserAsync(user, cancellationToken), cancellationToken))
             return new Failure(FailureKind.Conflict, "email-taken", "Email already registered", "A user with this email exists.");
-        try
-        {
-            await directory.InsertUserAsync(user, cancellationToken);
-        }
-        catch
-        {
-            await directory.ReleaseLoginAsync(normalized, CancellationToken.None);
-            throw;
-        }
 
         LogUserCreated(logger, actor.TenantId, user.Id, role, actor.Name);
         return new CreatedUser(user, invitation, invitationExpires);
@@ -384,7 +389,7 @@ internal sealed partial class IdentityService(
         if (!ApiKeyFormat.TryParse(invitation, ApiKeyFormat.InvitationMarker, out var tenantId, out var userId, out var secret))
             return invalid;
         if (PasswordHasher.Validate(password) is { } badPassword)
-            return new Failure(FailureKind.Invalid, "validation-failed", "Invalid password", badPassword);
+            return Validation.BadPassword(badPassword);
         var user = await directory.GetUserAsync(tenantId, userId, cancellationToken);
         if (user?.InvitationHash is null || user.InvitationExpiresAt <= time.GetUtcNow() || user.Disabled
             || !CryptographicOperations.FixedTimeEquals(ApiKeyFormat.HashSecret(secret), user.InvitationHash))
@@ -494,6 +499,8 @@ internal static class Validation
     public const int MaxNameLength = 100;
 
     public static readonly Failure BadEmail = new(FailureKind.Invalid, "validation-failed", "Invalid email", "Give a valid email address (at most 254 characters).");
+
+    public static Failure BadPassword(string detail) => new(FailureKind.Invalid, "validation-failed", "Invalid password", detail);
 
     public static readonly Failure BadRole = new(FailureKind.Invalid, "validation-failed", "Invalid role", "role is one of owner, admin, operator, viewer.");
 

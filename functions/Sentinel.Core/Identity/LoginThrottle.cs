@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Sentinel.Core.Storage;
-using StackExchange.Redis;
 
 namespace Sentinel.Core.Identity;
 
@@ -52,37 +51,25 @@ internal sealed class LoginThrottle(RedisConnection redis, RedisKeys keys, Locko
     public async Task<TimeSpan?> LockedForAsync(string ip, string email, CancellationToken cancellationToken)
     {
         var (_, lockKey, _) = keys.LoginThrottle(ip, email);
-        try
-        {
-            var db = await redis.GetDatabaseAsync(cancellationToken);
-            var ttl = await db.KeyTimeToLiveAsync(lockKey).WaitAsync(Timeout, cancellationToken);
+        var (reached, ttl, _) = await redis.TryAsync(db => db.KeyTimeToLiveAsync(lockKey), Timeout, cancellationToken);
+        if (reached)
             return ttl is { } t && t > TimeSpan.Zero ? t : null;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            return _local.TryGetValue(lockKey, out var s) && s.LockedUntil > time.GetUtcNow() ? s.LockedUntil - time.GetUtcNow() : null;
-        }
+        return _local.TryGetValue(lockKey, out var s) && s.LockedUntil > time.GetUtcNow() ? s.LockedUntil - time.GetUtcNow() : null;
     }
 
     /// <summary>Counts a failure; returns the lockout it started, if it did.</summary>
     public async Task<TimeSpan?> RecordFailureAsync(string ip, string email, CancellationToken cancellationToken)
     {
         var (failures, lockKey, strikes) = keys.LoginThrottle(ip, email);
-        try
-        {
-            var db = await redis.GetDatabaseAsync(cancellationToken);
-            var result = await db.ScriptEvaluateAsync(FailureScript, [failures, lockKey, strikes],
-            [
-                options.MaxFailures, (long)options.Window.TotalMilliseconds, (long)options.Duration.TotalMilliseconds,
-                (long)options.MaxDuration.TotalMilliseconds, (long)options.StrikeMemory.TotalMilliseconds,
-            ]).WaitAsync(Timeout, cancellationToken);
-            var ms = (long)result;
-            return ms > 0 ? TimeSpan.FromMilliseconds(ms) : null;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
+        var (reached, result, _) = await redis.TryAsync(db => db.ScriptEvaluateAsync(FailureScript, [failures, lockKey, strikes],
+        [
+            options.MaxFailures, (long)options.Window.TotalMilliseconds, (long)options.Duration.TotalMilliseconds,
+            (long)options.MaxDuration.TotalMilliseconds, (long)options.StrikeMemory.TotalMilliseconds,
+        ]), Timeout, cancellationToken);
+        if (!reached)
             return RecordLocally(lockKey);
-        }
+        var ms = (long)result;
+        return ms > 0 ? TimeSpan.FromMilliseconds(ms) : null;
     }
 
     /// <summary>A success forgets the pair's failures (not its earlier lockouts).</summary>
@@ -90,15 +77,8 @@ internal sealed class LoginThrottle(RedisConnection redis, RedisKeys keys, Locko
     {
         var (failures, lockKey, _) = keys.LoginThrottle(ip, email);
         _local.TryRemove(lockKey, out _);
-        try
-        {
-            var db = await redis.GetDatabaseAsync(cancellationToken);
-            await db.KeyDeleteAsync(failures).WaitAsync(Timeout, cancellationToken);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
-            // Nothing to forget remotely while Redis is away; the window expires the count anyway.
-        }
+        // Unreached: nothing to forget remotely while Redis is away; the window expires the count anyway.
+        await redis.TryAsync(db => db.KeyDeleteAsync(failures), Timeout, cancellationToken);
     }
 
     private TimeSpan? RecordLocally(string lockKey)

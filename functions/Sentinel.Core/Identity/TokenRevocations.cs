@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Sentinel.Core.Storage;
-using StackExchange.Redis;
 
 namespace Sentinel.Core.Identity;
 
@@ -22,6 +21,7 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
 
     public async Task RevokeTokenAsync(string jti, DateTimeOffset expiresAt, CancellationToken cancellationToken)
     {
+        Prune();
         _local[keys.RevokedToken(jti)] = expiresAt;
         var ttl = expiresAt - time.GetUtcNow();
         if (ttl <= TimeSpan.Zero)
@@ -34,21 +34,15 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
     public async Task RevokeUserTokensAsync(string tenantId, string userId, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        Prune();
         _local[keys.UserCutoff(tenantId, userId)] = now;
         await TrySetAsync(keys.UserCutoff(tenantId, userId), now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture), UserCutoffLife, cancellationToken);
     }
 
     private async Task TrySetAsync(string key, string value, TimeSpan ttl, CancellationToken cancellationToken)
     {
-        try
-        {
-            var db = await redis.GetDatabaseAsync(cancellationToken);
-            await db.StringSetAsync(key, value, ttl).WaitAsync(Timeout, cancellationToken);
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
+        if (!(await redis.TryAsync(db => db.StringSetAsync(key, value, ttl), Timeout, cancellationToken)).Reached)
             Interlocked.Increment(ref _unpublished);
-        }
     }
 
     /// <summary>Revocations that could not be written to Redis (they held only on this instance).</summary>
@@ -58,25 +52,14 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
     public async Task<bool?> IsRevokedAsync(Principal principal, DateTimeOffset issuedAt, CancellationToken cancellationToken)
     {
         var probe = Probe(principal, issuedAt);
-        var (tokenKey, userKey) = (probe.TokenKey, probe.UserKey);
         if (IsRevokedLocally(probe))
             return true;
-        try
-        {
-            var db = await redis.GetDatabaseAsync(cancellationToken);
-            var values = await db.StringGetAsync([tokenKey, userKey]).WaitAsync(Timeout, cancellationToken);
-            if (!values[0].IsNull)
-                return true;
-            return !values[1].IsNull && long.TryParse((string?)values[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var cut) && issuedAt.ToUnixTimeSeconds() <= cut;
-        }
-        catch (Exception ex) when (ex is RedisException or TimeoutException)
-        {
+        var (reached, values, _) = await redis.TryAsync(db => db.StringGetAsync([probe.TokenKey, probe.UserKey]), Timeout, cancellationToken);
+        if (!reached)
             return null;
-        }
-        finally
-        {
-            Prune();
-        }
+        if (!values[0].IsNull)
+            return true;
+        return !values[1].IsNull && long.TryParse((string?)values[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var cut) && probe.IssuedAtSeconds <= cut;
     }
 
     /// <summary>The keys to look at for this token, so the rate limiter's script can check them in the same round trip.</summary>
@@ -87,6 +70,7 @@ internal sealed class TokenRevocations(RedisConnection redis, RedisKeys keys, Ti
     public bool IsRevokedLocally(RevocationProbe probe) =>
         _local.ContainsKey(probe.TokenKey) || (_local.TryGetValue(probe.UserKey, out var cut) && probe.IssuedAtSeconds <= cut.ToUnixTimeSeconds());
 
+    /// <summary>Forgets local revocations older than any token could be (on each write, not on the request path).</summary>
     private void Prune()
     {
         if (_local.IsEmpty)

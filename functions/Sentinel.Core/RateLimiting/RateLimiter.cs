@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Sentinel.Core.Storage;
@@ -70,7 +69,7 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
         return {allowed, string.format('%.17g', tokens), retry, reset, revoked}
         """;
 
-    private readonly ConcurrentDictionary<string, TokenBucket.State> _local = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TokenBucket.State> _local = new(StringComparer.Ordinal); // under _localGate
     private readonly Lock _localGate = new();
     private long _redisRetryAtTicks;
     private long _failOpenDecisions;
@@ -102,25 +101,24 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
         var key = keys.Bucket(policy.Name, subject);
         if (time.GetUtcNow().UtcTicks >= Volatile.Read(ref _redisRetryAtTicks))
         {
-            try
+            var (reached, answer, error) = await redis.TryAsync(db => AcquireFromRedisAsync(db, policy, key, take, probe), _redisTimeout, cancellationToken);
+            if (reached)
             {
-                var answer = await AcquireFromRedisAsync(policy, key, take, probe, cancellationToken);
                 if (Interlocked.Exchange(ref _degradedSinceTicks, 0) is var since and not 0)
                 {
-                    _local.Clear();
+                    lock (_localGate)
+                        _local.Clear();
                     LogRedisBack(logger, (time.GetUtcNow() - new DateTimeOffset(since, TimeSpan.Zero)).TotalSeconds);
                 }
 
                 return answer;
             }
-            catch (Exception ex) when (ex is RedisException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+
+            Volatile.Write(ref _redisRetryAtTicks, (time.GetUtcNow() + RetryRedisAfter).UtcTicks);
+            if (Interlocked.CompareExchange(ref _degradedSinceTicks, time.GetUtcNow().UtcTicks, 0) == 0)
             {
-                Volatile.Write(ref _redisRetryAtTicks, (time.GetUtcNow() + RetryRedisAfter).UtcTicks);
-                if (Interlocked.CompareExchange(ref _degradedSinceTicks, time.GetUtcNow().UtcTicks, 0) == 0)
-                {
-                    Interlocked.Increment(ref _failOpenEpisodes);
-                    LogFailOpen(logger, ex.GetType().Name, ex.Message);
-                }
+                Interlocked.Increment(ref _failOpenEpisodes);
+                LogFailOpen(logger, error!.GetType().Name, error.Message);
             }
         }
 
@@ -128,9 +126,8 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
         return (AcquireLocally(policy, key, take), null);
     }
 
-    private async Task<(RateLimitDecision, bool?)> AcquireFromRedisAsync(RateLimitPolicy policy, string key, double cost, Identity.RevocationProbe? probe, CancellationToken cancellationToken)
+    private static async Task<(RateLimitDecision, bool?)> AcquireFromRedisAsync(IDatabase db, RateLimitPolicy policy, string key, double cost, Identity.RevocationProbe? probe)
     {
-        var db = await redis.GetDatabaseAsync(cancellationToken);
         RedisKey[] keys = probe is null ? [key] : [key, probe.TokenKey, probe.UserKey];
         RedisValue[] values =
         [
@@ -139,7 +136,7 @@ internal sealed partial class RateLimiter(RedisConnection redis, RedisKeys keys,
             cost.ToString("R", CultureInfo.InvariantCulture),
             probe?.IssuedAtSeconds ?? 0,
         ];
-        var result = (RedisResult[])(await db.ScriptEvaluateAsync(Script, keys, values).WaitAsync(_redisTimeout, cancellationToken))!;
+        var result = (RedisResult[])(await db.ScriptEvaluateAsync(Script, keys, values))!;
         var remaining = double.Parse((string)result[1]!, NumberStyles.Float, CultureInfo.InvariantCulture);
         var decision = new RateLimitDecision((long)result[0] == 1, remaining, TimeSpan.FromMicroseconds((long)result[2]), TimeSpan.FromMicroseconds((long)result[3]), policy);
         return (decision, probe is null ? null : (long)result[4] == 1);

@@ -70,7 +70,10 @@ internal sealed class GatewayStats(NpgsqlDataSource dataSource, TimeProvider tim
         var from = new DateTimeOffset((to - window).UtcTicks / stepTicks * stepTicks, TimeSpan.Zero);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
 
+        // Buckets and the window's totals in one scan: the empty grouping set is the totals row (t is null), and it
+        // exists even when there were no requests.
         var series = new Dictionary<DateTimeOffset, GatewayBucket>();
+        GatewayTotals? totals = null;
         await using (var cmd = Command(connection, """
             select date_bin($4, ts, timestamptz 'epoch') as t, count(*),
                    count(*) filter (where status between 200 and 299), count(*) filter (where status between 300 and 399),
@@ -78,39 +81,29 @@ internal sealed class GatewayStats(NpgsqlDataSource dataSource, TimeProvider tim
                    count(*) filter (where rate_limited),
                    percentile_cont(array[0.5, 0.95, 0.99]) within group (order by duration_ms)
             from request_log where tenant_id = $1 and ts >= $2 and ts < $3
-            group by 1 order by 1
+            group by grouping sets ((1), ())
             """, tenantId, from, to, step))
         await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
         {
             while (await r.ReadAsync(cancellationToken))
             {
-                var p = r.GetFieldValue<double[]>(7);
+                var n = r.GetInt64(1);
+                var p = r.IsDBNull(7) ? null : r.GetFieldValue<double?[]>(7);
+                if (r.IsDBNull(0))
+                {
+                    totals = new GatewayTotals(n, Math.Round(n / Math.Max(1.0 / 60, (to - from).TotalMinutes), 3), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6),
+                        Round(p?[0]), Round(p?[1]), Round(p?[2]));
+                    continue;
+                }
+
                 var t = r.GetFieldValue<DateTimeOffset>(0);
-                series[t] = new GatewayBucket(t, r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), Round(p[0]), Round(p[1]), Round(p[2]));
+                series[t] = new GatewayBucket(t, n, r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), r.GetInt64(6), Round(p?[0]), Round(p?[1]), Round(p?[2]));
             }
         }
 
         var filled = new List<GatewayBucket>();
         for (var t = from; t < to; t += step)
             filled.Add(series.TryGetValue(t, out var b) ? b : new GatewayBucket(t, 0, 0, 0, 0, 0, 0, null, null, null));
-
-        GatewayTotals totals;
-        await using (var cmd = Command(connection, """
-            select count(*),
-                   count(*) filter (where status between 200 and 299), count(*) filter (where status between 300 and 399),
-                   count(*) filter (where status between 400 and 499), count(*) filter (where status >= 500),
-                   count(*) filter (where rate_limited),
-                   percentile_cont(array[0.5, 0.95, 0.99]) within group (order by duration_ms)
-            from request_log where tenant_id = $1 and ts >= $2 and ts < $3
-            """, tenantId, from, to))
-        await using (var r = await cmd.ExecuteReaderAsync(cancellationToken))
-        {
-            await r.ReadAsync(cancellationToken);
-            var n = r.GetInt64(0);
-            var p = r.IsDBNull(6) ? null : r.GetFieldValue<double?[]>(6);
-            totals = new GatewayTotals(n, Math.Round(n / Math.Max(1.0 / 60, (to - from).TotalMinutes), 3), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4), r.GetInt64(5),
-                Round(p?[0]), Round(p?[1]), Round(p?[2]));
-        }
 
         var routes = new List<GatewayRoute>();
         await using (var cmd = Command(connection, """
@@ -137,7 +130,7 @@ internal sealed class GatewayStats(NpgsqlDataSource dataSource, TimeProvider tim
                 clients.Add(new GatewayClient(r.GetFieldValue<IPAddress>(0).ToString(), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3)));
         }
 
-        return new GatewayStatsReport(from, to, (int)step.TotalSeconds, totals, filled, routes, clients);
+        return new GatewayStatsReport(from, to, (int)step.TotalSeconds, totals!, filled, routes, clients);
     }
 
     private static double? Round(double? value) => value is { } v ? Math.Round(v, 2) : null;

@@ -54,6 +54,25 @@ internal sealed class RedisConnection : IAsyncDisposable
         return multiplexer;
     }
 
+    /// <summary>
+    /// Runs <paramref name="operation"/>, bounded by <paramref name="timeout"/>; <c>Reached</c> is false when Redis
+    /// could not be reached or answered too late (<c>Error</c> says how), so the caller takes its in-process fallback.
+    /// The one place that decides what "Redis is away" means for the fail-open paths (limiter, login throttle,
+    /// revocations).
+    /// </summary>
+    public async Task<(bool Reached, T Value, Exception? Error)> TryAsync<T>(Func<IDatabase, Task<T>> operation, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var db = await GetDatabaseAsync(cancellationToken);
+            return (true, await operation(db).WaitAsync(timeout, cancellationToken), null);
+        }
+        catch (Exception ex) when (ex is RedisException or TimeoutException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            return (false, default!, ex);
+        }
+    }
+
     /// <summary>A database handle, connecting on first use.</summary>
     public async Task<IDatabase> GetDatabaseAsync(CancellationToken cancellationToken) => (await GetAsync(cancellationToken)).GetDatabase();
 

@@ -87,20 +87,12 @@ internal sealed partial class GatewayMiddleware(
         // switched off it is asked on its own.
         var probe = bearer is null ? null : revocations.Probe(bearer.Principal!, bearer.IssuedAt);
         var (limited, revoked) = await RateLimitAsync(http, feature, endpoint, probe, ct);
-        if (bearer is not null)
+        // Unknown (null) with limiting on means Redis is away: the limiter failed open, and so does the check (logged there).
+        if (bearer is not null && (revocations.IsRevokedLocally(probe!)
+            || (revoked ?? (!_options.Enabled && await identity.CheckNotRevokedAsync(bearer, ct) is not null))))
         {
-            revoked = revocations.IsRevokedLocally(probe!) || revoked switch
-            {
-                true => true,
-                false => false,
-                null when _options.Enabled => false, // Redis away: the limiter failed open, and so does the check (logged)
-                null => await identity.CheckNotRevokedAsync(bearer, ct) is not null,
-            };
-            if (revoked == true)
-            {
-                authFailure = new Failure(FailureKind.Unauthorized, "invalid-token", "Invalid access token", "The token has been revoked.");
-                feature.Principal = null;
-            }
+            authFailure = IdentityService.TokenRevoked;
+            feature.Principal = null;
         }
 
         if (limited is not null)

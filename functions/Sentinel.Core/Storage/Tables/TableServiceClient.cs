@@ -279,8 +279,10 @@ internal sealed partial class TableServiceClient
 
     private static void ThrowIfError(Response response)
     {
-        if (response.IsError)
-            throw new RequestFailedException(response.Status, $"Table service answered {response.Status} {ErrorCode(response) ?? response.ReasonPhrase}.", ErrorCode(response), null);
+        if (!response.IsError)
+            return;
+        var code = ErrorCode(response);
+        throw new RequestFailedException(response.Status, $"Table service answered {response.Status} {code ?? response.ReasonPhrase}.", code, null);
     }
 
     /// <summary>The service's error code: the x-ms-error-code header, else the JSON or XML body (Azurite answers XML to some errors, §B7).</summary>
