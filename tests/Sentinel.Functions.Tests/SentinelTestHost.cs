@@ -17,6 +17,7 @@ namespace Sentinel.Functions.Tests;
 internal sealed class SentinelTestHost : IAsyncDisposable
 {
     public const string EventHubKey = "test-event-hub-key-0123456789";
+    public const string AgentKeySecret = "test-agent-master-secret-0123456789abcdef";
 
     private readonly WebApplication _app;
 
@@ -69,6 +70,7 @@ internal sealed class SentinelTestHost : IAsyncDisposable
             ["ConnectionStrings:Redis"] = TestServers.Redis,
             ["ConnectionStrings:Tables"] = TestServers.Tables,
             ["Standalone:EventHubKey"] = EventHubKey,
+            ["Monitoring:AgentKeySecret"] = AgentKeySecret,
             ["Logging:LogLevel:Default"] = "Warning",
         };
         foreach (var (k, v) in settings ?? new Dictionary<string, string>())

@@ -25,7 +25,10 @@ internal static class Scopes
     /// <summary>Gateway statistics and other read-only dashboards.</summary>
     public const string StatsRead = "stats:read";
 
-    public static IReadOnlyList<string> All { get; } = [RateLimitCheck, StatsRead];
+    /// <summary>Agents, series and metric queries (read-only).</summary>
+    public const string MetricsRead = "metrics:read";
+
+    public static IReadOnlyList<string> All { get; } = [RateLimitCheck, StatsRead, MetricsRead];
 
     public static bool IsKnown(string scope) => All.Contains(scope, StringComparer.Ordinal);
 }

@@ -15,8 +15,16 @@ internal sealed class RejectedEventStore(NpgsqlDataSource dataSource)
 
     public async Task RecordAsync(string? tenantId, string function, string source, string reason, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "insert into rejected_events (tenant_id, function, source, reason, payload) values ($1, $2, $3, $4, $5)");
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await RecordAsync(connection, null, tenantId, function, source, reason, payload, cancellationToken);
+    }
+
+    /// <summary>Records on the caller's connection, inside its transaction: the rejection commits with the rest or not at all.</summary>
+    public static async Task RecordAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string? tenantId, string function, string source, string reason,
+        ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "insert into rejected_events (tenant_id, function, source, reason, payload) values ($1, $2, $3, $4, $5)", connection, transaction);
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)tenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = function });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = source });

@@ -41,7 +41,7 @@ internal static class FunctionRegistry
             "Hourly: drops expired partitions/chunks and creates the coming days' partitions."),
         new(Rollup,
             new TimerTrigger("timer", "5 * * * * *", RunOnStartup: false, UseMonitor: true),
-            Retry: null, typeof(HousekeepingFunction),
+            Retry: null, typeof(RollupFunction),
             "Every minute, 5 s after it closes: 1-minute and 1-hour roll-ups."),
         new(Heuristics,
             new TimerTrigger("timer", "30 * * * * *", RunOnStartup: false, UseMonitor: true),

@@ -1,56 +1,47 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
-using Sentinel.Core.Storage;
+using Sentinel.Contracts.Metrics;
+using Sentinel.Core.Monitoring;
 using Sentinel.Functions.CustomHandler;
+using Sentinel.Functions.Diagnostics;
 
 namespace Sentinel.Functions.Functions;
 
 /// <summary>
-/// <c>ingest-metrics</c>: agent metric batches from Event Hubs. The foundation checks that each event is a JSON object and
-/// records the ones that are not in <c>rejected_events</c> (acknowledged, never retried); verification, the batch
-/// ledger and the COPY into PostgreSQL arrive with the monitoring pipeline (issue #4).
+/// <c>ingest-metrics</c>: agent metric batches from Event Hubs into PostgreSQL (<see cref="MetricIngest"/>). A batch that
+/// fails verification is recorded in <c>rejected_events</c> and acknowledged; a database error escapes, so the
+/// dispatcher answers non-2xx and the host's retry policy (infinite, with backoff) runs the same events again — the
+/// partition waits rather than losing them, and the batch ledger makes the re-run store each batch once.
 /// </summary>
-internal sealed partial class IngestMetricsFunction(RejectedEventStore rejected, ILogger<IngestMetricsFunction> logger) : IEventHubFunction
+internal sealed partial class IngestMetricsFunction(MetricIngest ingest, SentinelMetrics metrics, ILogger<IngestMetricsFunction> logger) : IEventHubFunction
 {
     public async Task<InvocationResult> RunAsync(EventHubBatch batch, InvocationContext context, CancellationToken cancellationToken)
     {
-        var accepted = 0;
-        var rejectedCount = 0;
+        var partition = batch.Partition.PartitionId ?? "?";
+        var events = new List<MetricEvent>(batch.Events.Count);
         foreach (var e in batch.Events)
         {
-            if (IsJsonObject(e.Body))
-            {
-                accepted++;
-                continue;
-            }
-
-            rejectedCount++;
-            var source = string.Create(CultureInfo.InvariantCulture, $"partition {batch.Partition.PartitionId ?? "?"} seq {e.SequenceNumber?.ToString(CultureInfo.InvariantCulture) ?? "?"}");
-            await rejected.RecordAsync(null, context.FunctionName, source, "The event body is not a JSON object.", Encoding.UTF8.GetBytes(e.Body), cancellationToken);
+            // dataType string: the host decoded the event's bytes as UTF-8; the agent writes UTF-8 JSON, so encoding the
+            // string again gives back the exact bytes it signed (protocol notes §2.b).
+            events.Add(new MetricEvent(Encoding.UTF8.GetBytes(e.Body),
+                e.Property(AgentSignature.AgentProperty), e.Property(AgentSignature.KeyVersionProperty),
+                e.Property(AgentSignature.TimestampProperty), e.Property(AgentSignature.SignatureProperty),
+                e.EnqueuedTime,
+                string.Create(CultureInfo.InvariantCulture, $"{partition}/{e.SequenceNumber?.ToString(CultureInfo.InvariantCulture) ?? "?"}")));
         }
 
-        LogBatch(logger, batch.Events.Count, batch.Partition.PartitionId, rejectedCount);
+        var report = await ingest.IngestAsync(events, cancellationToken);
+        metrics.RecordIngest(report.Stored, report.Duplicates, report.Rejected, report.Samples);
+        if (report.Rejected > 0)
+            LogRejected(logger, report.Rejected, partition, report.Reasons[0]);
+        LogBatch(logger, batch.Events.Count, partition, report.Stored, report.Duplicates, report.Samples);
         return InvocationResult.Ok(string.Create(CultureInfo.InvariantCulture,
-            $"{batch.Events.Count} events from partition {batch.Partition.PartitionId ?? "?"}: {accepted} accepted, {rejectedCount} rejected"));
+            $"{batch.Events.Count} events from partition {partition}: {report.Stored} stored ({report.Samples} samples), {report.Duplicates} duplicates, {report.Rejected} rejected"));
     }
 
-    private static bool IsJsonObject(string body)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(body));
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-                return false;
-            reader.Skip();
-            return !reader.Read(); // nothing after the object
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+    [LoggerMessage(EventId = 6001, Level = LogLevel.Debug, Message = "Batch of {Count} events from partition {Partition}: {Stored} stored, {Duplicates} duplicates, {Samples} samples")]
+    private static partial void LogBatch(ILogger logger, int count, string partition, int stored, int duplicates, int samples);
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Debug, Message = "Batch of {Count} events from partition {Partition}, {Rejected} rejected")]
-    private static partial void LogBatch(ILogger logger, int count, string? partition, int rejected);
+    [LoggerMessage(EventId = 6002, Level = LogLevel.Warning, Message = "{Rejected} metric events from partition {Partition} rejected (recorded in rejected_events), first: {Reason}")]
+    private static partial void LogRejected(ILogger logger, int rejected, string partition, string reason);
 }

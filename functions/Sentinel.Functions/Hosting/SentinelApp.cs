@@ -3,6 +3,7 @@ using Sentinel.Functions.CustomHandler;
 using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Health;
 using Sentinel.Functions.Http;
+using Sentinel.Functions.Monitoring;
 using Sentinel.Functions.Standalone;
 
 namespace Sentinel.Functions.Hosting;
@@ -36,6 +37,7 @@ internal static class SentinelApp
 
         builder.Services.AddSentinelFoundation(mode, time ?? TimeProvider.System);
         builder.Services.AddSentinelGateway();
+        builder.Services.AddSentinelMonitoring();
         builder.Services.AddSentinelOpenApi();
         configure?.Invoke(builder);
 
@@ -49,6 +51,7 @@ internal static class SentinelApp
             app.MapCustomHandler();
         app.MapHealthEndpoints();
         app.MapSentinelGateway();
+        app.MapMonitoringEndpoints();
         app.MapSentinelOpenApi();
         if (mode == HostMode.Standalone)
             app.MapStandaloneEventHubs();

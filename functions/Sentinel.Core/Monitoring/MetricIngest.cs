@@ -1,0 +1,344 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Sentinel.Contracts.Metrics;
+using Sentinel.Core.Storage;
+
+namespace Sentinel.Core.Monitoring;
+
+/// <summary>One Event Hubs event as ingest sees it: the exact body bytes, the signature properties, and where it came from.</summary>
+/// <param name="Body">The body bytes the agent signed.</param>
+/// <param name="Agent">The agent id property.</param>
+/// <param name="KeyVersion">The key version property.</param>
+/// <param name="Timestamp">The signing time property (Unix seconds).</param>
+/// <param name="Signature">The signature property.</param>
+/// <param name="EnqueuedTime">When Event Hubs accepted the event; skew is measured against it.</param>
+/// <param name="Source">"partition/sequence" of the event: the same event delivered again has the same source.</param>
+internal sealed record MetricEvent(byte[] Body, string? Agent, string? KeyVersion, string? Timestamp, string? Signature, DateTimeOffset? EnqueuedTime, string Source);
+
+/// <summary>What one call stored.</summary>
+internal sealed record IngestReport(int Stored, int Duplicates, int Rejected, int Samples, IReadOnlyList<string> Reasons);
+
+/// <summary>
+/// Stores agent metric batches: verifies each event (signature over the exact bytes, key version, clock skew against the
+/// time Event Hubs enqueued it — so a backlog read late is not stale), parses and bounds it, and in <b>one transaction</b>
+/// records the rejected ones in <c>rejected_events</c>, writes the ledger rows of the new ones (<c>(agent, seq)</c> unique:
+/// a redelivered batch is a no-op), their samples by binary COPY, and the agents' last-seen and facts. Any database error
+/// escapes, so the invocation answers non-2xx and the host retries the whole batch; nothing is half-stored.
+/// </summary>
+internal sealed class MetricIngest(
+    NpgsqlDataSource dataSource, AgentRegistry agents, MetricStorage storage, SeriesCatalogue series, MonitoringOptions options, TimeProvider time)
+{
+    public const string FunctionName = "ingest-metrics";
+
+    public async Task<IngestReport> IngestAsync(IReadOnlyList<MetricEvent> events, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var rejected = new List<(MetricEvent Event, string? Tenant, string Reason)>();
+        var valid = new List<Verified>();
+        var seen = new HashSet<(string, long)>();
+        var duplicates = 0;
+        foreach (var e in events)
+        {
+            var (verified, tenant, reason) = await VerifyAsync(e, now, cancellationToken);
+            if (verified is null)
+                rejected.Add((e, tenant, reason!));
+            else if (!seen.Add((verified.Batch.Agent, verified.Batch.Seq)))
+                duplicates++; // the same batch twice in one invocation (the agent re-sent it before the first was read)
+            else
+                valid.Add(verified);
+        }
+
+        var ids = valid.Count == 0 ? null : await series.ResolveAsync(valid.Select(v => (v.Tenant, v.Batch)), cancellationToken);
+        if (valid.Count > 0)
+            await storage.EnsurePartitionsAsync(MetricStorage.Samples, valid.Select(v => v.Batch.Time), cancellationToken);
+
+        var stored = 0;
+        var samples = 0;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        if (valid.Count > 0)
+        {
+            var inserted = await InsertLedgerAsync(connection, tx, valid, now, cancellationToken);
+            var fresh = valid.Where(v => inserted.Contains((v.Batch.Agent, v.Batch.Seq))).ToList();
+            var again = valid.Where(v => !inserted.Contains((v.Batch.Agent, v.Batch.Seq))).ToList();
+            foreach (var (v, replay) in await ClassifyRepeatsAsync(connection, tx, again, cancellationToken))
+            {
+                if (replay)
+                    rejected.Add((v.Event, v.Tenant, "replayed: this signed event was already stored from another Event Hubs event"));
+                else
+                    duplicates++;
+            }
+
+            samples = await CopySamplesAsync(connection, fresh, ids!, cancellationToken);
+            await UpdateAgentsAsync(connection, tx, fresh, now, cancellationToken);
+            stored = fresh.Count;
+        }
+
+        foreach (var (e, tenant, reason) in rejected)
+            await RejectedEventStore.RecordAsync(connection, tx, tenant, FunctionName, e.Source, reason, e.Body, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return new IngestReport(stored, duplicates, rejected.Count, samples, rejected.Select(r => r.Reason).ToList());
+    }
+
+    private async Task<(Verified? Verified, string? Tenant, string? Reason)> VerifyAsync(MetricEvent e, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (e.Agent is null || e.KeyVersion is null || e.Timestamp is null || e.Signature is null)
+            return (null, null, $"unsigned: the event lacks the {AgentSignature.AgentProperty}, {AgentSignature.KeyVersionProperty}, {AgentSignature.TimestampProperty} and {AgentSignature.SignatureProperty} properties");
+        if (!MetricRules.IsAgentId(e.Agent))
+            return (null, null, "malformed: the agent property is not an agent id");
+        if (!int.TryParse(e.KeyVersion, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+            || !long.TryParse(e.Timestamp, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var timestamp))
+            return (null, null, "malformed: the key version or timestamp property is not a number");
+
+        var state = await agents.KeyStateAsync(e.Agent, cancellationToken);
+        if (state is null)
+            return (null, null, $"unknown agent '{e.Agent}'");
+        if (state.Revoked)
+            return (null, state.TenantId, $"agent '{e.Agent}' is revoked");
+        var reference = e.EnqueuedTime ?? now;
+        var versionOk = version == state.KeyVersion
+                        || (version == state.PreviousKeyVersion && state.PreviousKeyUntil is { } until && reference <= until);
+        if (!versionOk)
+            return (null, state.TenantId, $"key version {version} is not accepted (current {state.KeyVersion})");
+        if (!AgentSignature.Verify(agents.Key(state.TenantId, e.Agent, version), e.Agent, version, timestamp, e.Body, e.Signature))
+            return (null, state.TenantId, "forged: the signature does not match the body");
+
+        var signedAt = DateTimeOffset.FromUnixTimeSeconds(Math.Clamp(timestamp, 0, 253402300799));
+        if (signedAt < reference - options.ClockSkew)
+            return (null, state.TenantId, string.Create(CultureInfo.InvariantCulture, $"stale: signed {(reference - signedAt).TotalSeconds:0} s before it was enqueued (limit {options.ClockSkew.TotalSeconds:0} s)"));
+        if (signedAt > reference + options.ClockSkew)
+            return (null, state.TenantId, string.Create(CultureInfo.InvariantCulture, $"from the future: signed {(signedAt - reference).TotalSeconds:0} s after it was enqueued (limit {options.ClockSkew.TotalSeconds:0} s); check the agent's clock"));
+
+        MetricBatch? batch;
+        try
+        {
+            batch = JsonSerializer.Deserialize(e.Body, MetricsJsonContext.Default.MetricBatch);
+        }
+        catch (JsonException ex)
+        {
+            return (null, state.TenantId, "malformed: " + ex.Message);
+        }
+
+        if (batch is null)
+            return (null, state.TenantId, "malformed: the body is null");
+        if (MetricRules.Validate(batch) is { } problem)
+            return (null, state.TenantId, "invalid: " + problem);
+        if (!string.Equals(batch.Agent, e.Agent, StringComparison.Ordinal))
+            return (null, state.TenantId, "invalid: the batch names another agent than its signature");
+        if (batch.Time < now - options.RawRetention)
+            return (null, state.TenantId, "too old: collected before the raw retention window");
+        if (batch.Time > reference + options.ClockSkew)
+            return (null, state.TenantId, "from the future: collected after it was enqueued; check the agent's clock");
+        return (new Verified(e, state.TenantId, batch, SHA256.HashData(Encoding.UTF8.GetBytes(e.Signature))), state.TenantId, null);
+    }
+
+    private static async Task<HashSet<(string, long)>> InsertLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<Verified> valid, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("""
+            insert into metric_batches (agent_id, seq, tenant_id, collected_at, received_at, samples, signature_hash, event_source)
+            select * from unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::bytea[], $8::text[])
+            on conflict (agent_id, seq) do nothing
+            returning agent_id, seq
+            """, connection, tx);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Batch.Agent).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = valid.Select(v => v.Batch.Seq).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Tenant).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(v => v.Batch.Time).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(_ => now).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = valid.Select(v => v.Batch.Samples.Count).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = valid.Select(v => v.SignatureHash).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Event.Source).ToArray() });
+        var inserted = new HashSet<(string, long)>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            inserted.Add((reader.GetString(0), reader.GetInt64(1)));
+        return inserted;
+    }
+
+    /// <summary>
+    /// A batch already in the ledger is a duplicate — the same Event Hubs event delivered again (same source), or the
+    /// agent re-sending it (signed afresh) — unless the very same signature arrives as a different event: a replay.
+    /// </summary>
+    private static async Task<List<(Verified, bool Replay)>> ClassifyRepeatsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<Verified> again, CancellationToken cancellationToken)
+    {
+        var result = new List<(Verified, bool)>();
+        if (again.Count == 0)
+            return result;
+        await using var command = new NpgsqlCommand("""
+            select b.agent_id, b.seq, b.signature_hash, b.event_source
+            from metric_batches b join unnest($1::text[], $2::bigint[]) as k(agent_id, seq) using (agent_id, seq)
+            """, connection, tx);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = again.Select(v => v.Batch.Agent).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = again.Select(v => v.Batch.Seq).ToArray() });
+        var existing = new Dictionary<(string, long), (byte[] Hash, string? Source)>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+                existing[(reader.GetString(0), reader.GetInt64(1))] = (reader.GetFieldValue<byte[]>(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+        }
+
+        foreach (var v in again)
+        {
+            var replay = existing.TryGetValue((v.Batch.Agent, v.Batch.Seq), out var row)
+                         && row.Hash.AsSpan().SequenceEqual(v.SignatureHash)
+                         && !string.Equals(row.Source, v.Event.Source, StringComparison.Ordinal);
+            result.Add((v, replay));
+        }
+
+        return result;
+    }
+
+    private static async Task<int> CopySamplesAsync(NpgsqlConnection connection, List<Verified> fresh, IReadOnlyDictionary<SeriesKey, long> ids, CancellationToken cancellationToken)
+    {
+        if (fresh.Count == 0)
+            return 0;
+        var count = 0;
+        await using var writer = await connection.BeginBinaryImportAsync("copy metric_samples (series_id, ts, value) from stdin (format binary)", cancellationToken);
+        foreach (var v in fresh)
+        {
+            foreach (var s in v.Batch.Samples)
+            {
+                await writer.StartRowAsync(cancellationToken);
+                await writer.WriteAsync(ids[SeriesKey.Of(v.Batch.Agent, s)], NpgsqlDbType.Bigint, cancellationToken);
+                await writer.WriteAsync(v.Batch.Time, NpgsqlDbType.TimestampTz, cancellationToken);
+                await writer.WriteAsync(s.Value, NpgsqlDbType.Double, cancellationToken);
+                count++;
+            }
+        }
+
+        await writer.CompleteAsync(cancellationToken);
+        return count;
+    }
+
+    private static async Task UpdateAgentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<Verified> fresh, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        if (fresh.Count == 0)
+            return;
+        // The newest batch per agent carries its current host, interval and facts.
+        var newest = fresh.GroupBy(v => v.Batch.Agent).Select(g => g.MaxBy(v => v.Batch.Seq)!).ToList();
+        await using var command = new NpgsqlCommand("""
+            update agents a set
+                last_seen = $2,
+                last_collected = greatest(a.last_collected, u.collected),
+                last_seq = greatest(a.last_seq, u.seq),
+                interval_seconds = case when a.last_seq is null or u.seq >= a.last_seq then u.interval else a.interval_seconds end,
+                host = case when a.last_seq is null or u.seq >= a.last_seq then u.host else a.host end,
+                agent_version = case when a.last_seq is null or u.seq >= a.last_seq then coalesce(u.facts ->> 'agent_version', a.agent_version) else a.agent_version end,
+                facts = case when (a.last_seq is null or u.seq >= a.last_seq) and u.facts is not null then u.facts else a.facts end
+            from unnest($1::text[], $3::timestamptz[], $4::bigint[], $5::int[], $6::text[], $7::jsonb[]) as u(id, collected, seq, interval, host, facts)
+            where a.id = u.id
+            """, connection, tx);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = newest.Select(v => v.Batch.Agent).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = newest.Select(v => v.Batch.Time).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = newest.Select(v => v.Batch.Seq).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = newest.Select(v => v.Batch.Interval).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = newest.Select(v => v.Batch.Host).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = newest.Select(v =>
+            v.Batch.Facts is null ? null : JsonSerializer.Serialize(new Dictionary<string, string>(v.Batch.Facts), MonitoringJsonContext.Default.DictionaryStringString)).ToArray() });
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private sealed record Verified(MetricEvent Event, string Tenant, MetricBatch Batch, byte[] SignatureHash);
+}
+
+/// <summary>A series' identity: agent, metric name and the canonical text of its labels.</summary>
+internal readonly record struct SeriesKey(string Agent, string Name, string LabelsKey)
+{
+    public static SeriesKey Of(string agent, MetricSample sample) => new(agent, sample.Name, Canonical(sample.Labels));
+
+    /// <summary>Labels sorted by name, as "k=v" joined by U+001F (a character label values cannot usefully hold).</summary>
+    public static string Canonical(IReadOnlyDictionary<string, string>? labels)
+    {
+        if (labels is null || labels.Count == 0)
+            return "";
+        var sb = new StringBuilder();
+        foreach (var (k, v) in labels.OrderBy(p => p.Key, StringComparer.Ordinal))
+        {
+            if (sb.Length > 0)
+                sb.Append('\u001f');
+            sb.Append(k).Append('=').Append(v);
+        }
+
+        return sb.ToString();
+    }
+}
+
+/// <summary>
+/// The series catalogue: name + labels → id, cached in process. Missing series are created in their own short
+/// transaction before the batch's (a series that exists without samples is harmless; an id cached from a rolled-back
+/// transaction would not be).
+/// </summary>
+internal sealed class SeriesCatalogue(NpgsqlDataSource dataSource)
+{
+    public const int MaxCached = 1_000_000;
+    private readonly ConcurrentDictionary<SeriesKey, long> _ids = new();
+
+    public int Cached => _ids.Count;
+
+    public async Task<IReadOnlyDictionary<SeriesKey, long>> ResolveAsync(IEnumerable<(string Tenant, MetricBatch Batch)> batches, CancellationToken cancellationToken)
+    {
+        var result = new Dictionary<SeriesKey, long>();
+        var missing = new Dictionary<SeriesKey, (string Tenant, IReadOnlyDictionary<string, string>? Labels)>();
+        foreach (var (tenant, batch) in batches)
+        {
+            foreach (var s in batch.Samples)
+            {
+                var key = SeriesKey.Of(batch.Agent, s);
+                if (result.ContainsKey(key))
+                    continue;
+                if (_ids.TryGetValue(key, out var id))
+                    result[key] = id;
+                else
+                    missing.TryAdd(key, (tenant, s.Labels));
+            }
+        }
+
+        if (missing.Count == 0)
+            return result;
+        if (_ids.Count + missing.Count > MaxCached)
+            _ids.Clear();
+        // Two passes at most: a series another instance created after this statement's snapshot is neither inserted
+        // nor seen by the first pass, and is by the second (a new snapshot).
+        for (var pass = 0; pass < 2 && missing.Count > 0; pass++)
+        {
+            var keys = missing.Keys.ToArray();
+            await using var command = dataSource.CreateCommand("""
+                with wanted as (
+                    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[]) as w(tenant_id, agent_id, name, labels, labels_key)
+                ), created as (
+                    insert into metric_series (tenant_id, agent_id, name, labels, labels_key)
+                    select tenant_id, agent_id, name, labels, labels_key from wanted
+                    on conflict (agent_id, name, labels_key) do nothing
+                    returning id, agent_id, name, labels_key
+                )
+                select id, agent_id, name, labels_key from created
+                union all
+                select s.id, s.agent_id, s.name, s.labels_key from metric_series s join wanted w using (agent_id, name, labels_key)
+                """);
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => missing[k].Tenant).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Agent).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Name).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = keys.Select(k =>
+                JsonSerializer.Serialize(missing[k].Labels is { } l ? new Dictionary<string, string>(l) : [], MonitoringJsonContext.Default.DictionaryStringString)).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.LabelsKey).ToArray() });
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                var key = new SeriesKey(reader.GetString(1), reader.GetString(2), reader.GetString(3));
+                result[key] = reader.GetInt64(0);
+                _ids[key] = reader.GetInt64(0);
+                missing.Remove(key);
+            }
+        }
+
+        if (missing.Count > 0)
+            throw new InvalidOperationException($"{missing.Count} series could not be resolved; the batch will be retried.");
+        return result;
+    }
+}
