@@ -4,8 +4,6 @@ using System.Text.Json.Serialization;
 using Sentinel.Contracts.EventHubs;
 using Sentinel.Contracts.Metrics;
 
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
-
 namespace Sentinel.Agent;
 
 /// <summary>A local service to probe: HTTP (<c>http://…</c> URL, up when it answers below 500) or TCP (<c>host:port</c>, up when it accepts).</summary>

@@ -55,12 +55,14 @@ internal static class Installer
         if (!string.Equals(Path.GetFullPath(self), Path.GetFullPath(binary), StringComparison.Ordinal) && !self.EndsWith("dotnet", StringComparison.Ordinal))
         {
             File.Copy(self, binary, overwrite: true);
-            File.SetUnixFileMode(binary, (UnixFileMode)0b111_101_101);
+            if (!OperatingSystem.IsWindows())
+                File.SetUnixFileMode(binary, (UnixFileMode)0b111_101_101);
         }
 
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(configPath))!);
         File.WriteAllBytes(configPath, JsonSerializer.SerializeToUtf8Bytes(config, AgentJsonContext.Default.AgentConfig));
-        File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (!OperatingSystem.IsWindows())
+            File.SetUnixFileMode(configPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         Directory.CreateDirectory(unitDir);
         File.WriteAllText(Path.Combine(unitDir, UnitName), Unit(binary, configPath, config.SpoolDirectory));
         output.WriteLine($"install: {binary}, {configPath} (0600), {Path.Combine(unitDir, UnitName)}");
