@@ -4,10 +4,11 @@ SHELL := /bin/bash
 CONFIG ?= Release
 APP := artifacts/functionapp
 PUBLISH := artifacts/publish/handler
+AGENT := artifacts/agent
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: help run test stack stop build package bench clean
+.PHONY: help run test stack stop build package agent bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -15,9 +16,9 @@ help: ## list the targets
 run: ## install what is missing, start the stack and the standalone host; Ctrl-C stops it all
 	.ci/dev
 
-test: stack package ## start the stack, build the package, run every test
+test: stack package agent ## start the stack, build the package and the agent, run every test
 	set -a && . .data/stack.env && set +a && \
-	  SENTINEL_PACKAGE_DIR="$(CURDIR)/$(APP)" .ci/dotnet-test -c $(CONFIG)
+	  SENTINEL_PACKAGE_DIR="$(CURDIR)/$(APP)" SENTINEL_AGENT_BINARY="$(CURDIR)/$(AGENT)/linux-x64/sentinel-agent" .ci/dotnet-test -c $(CONFIG)
 
 stack: ## install what is missing and start PostgreSQL, Redis and Azurite (idempotent)
 	.ci/stack up
@@ -42,7 +43,14 @@ package: ## artifacts/functionapp (host.json, function folders, self-contained h
 	cd $(APP) && zip -qrX ../functionapp.zip .
 	@echo "package: $(APP) and artifacts/functionapp.zip"
 
-bench: stack package ## run the benchmarks (ratios against baselines measured in the same run; BENCH=limiter|gateway|coldstart for one)
+agent: ## sentinel-agent: self-contained single-file trimmed linux-x64 (no .NET on the server), and framework-dependent for other architectures
+	rm -rf $(AGENT)
+	dotnet publish agent/Sentinel.Agent -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -p:PublishTrimmed=true \
+	  -p:DebugType=none -o $(AGENT)/linux-x64
+	dotnet publish agent/Sentinel.Agent -c Release --no-self-contained -p:DebugType=none -o $(AGENT)/portable
+	@echo "agent: $(AGENT)/linux-x64/sentinel-agent ($$(du -h $(AGENT)/linux-x64/sentinel-agent | cut -f1)), $(AGENT)/portable (dotnet sentinel-agent.dll)"
+
+bench: stack package agent ## run the benchmarks (ratios against baselines measured in the same run; BENCH=limiter|gateway|coldstart for one)
 	dotnet build functions/Sentinel.Functions -c Release -o artifacts/bench/framework-dependent -v quiet -nologo
 	set -a && . .data/stack.env && set +a && \
 	  dotnet run --project tests/Sentinel.Benchmarks -c Release -- --package "$(CURDIR)/$(APP)" \
