@@ -88,6 +88,7 @@ internal static class GatewayBenchmark
             ["ConnectionStrings__Tables"] = Bench.Env("ConnectionStrings__Tables"),
             ["Standalone__EventHubKey"] = "bench-event-hub-key-0123456789",
             ["Identity__SigningKeyDirectory"] = keys.FullName,
+            ["Monitoring__AgentKeySecret"] = "bench-agent-master-secret-0123456789abcdef",
             ["Identity__TablePrefix"] = "bench" + isolation,
             ["Redis__KeyPrefix"] = $"bench:{isolation}:",
             ["RateLimiting__Enabled"] = rateLimit ? "true" : "false",

@@ -131,27 +131,43 @@ internal sealed class AgentRegistry(NpgsqlDataSource dataSource, MonitoringOptio
         return record is null ? NotFound(id) : record;
     }
 
-    /// <summary>For ingest: the agent's tenant and accepted key versions, cached for <see cref="KeyStateCacheLife"/>; null when unknown.</summary>
-    public async Task<AgentKeyState?> KeyStateAsync(string agentId, CancellationToken cancellationToken)
+    /// <summary>For ingest: each agent's tenant and accepted key versions (null when unknown), cached for
+    /// <see cref="KeyStateCacheLife"/>; the ones not cached are read in one query.</summary>
+    public async Task<IReadOnlyDictionary<string, AgentKeyState?>> KeyStatesAsync(IEnumerable<string> agentIds, CancellationToken cancellationToken)
     {
         var now = time.GetTimestamp();
-        if (_states.TryGetValue(agentId, out var cached) && cached.Expires > now)
-            return cached.State;
+        var result = new Dictionary<string, AgentKeyState?>(StringComparer.Ordinal);
+        var missing = new List<string>();
+        foreach (var id in agentIds)
+        {
+            if (result.ContainsKey(id) || missing.Contains(id))
+                continue;
+            if (_states.TryGetValue(id, out var cached) && cached.Expires > now)
+                result[id] = cached.State;
+            else
+                missing.Add(id);
+        }
+
+        if (missing.Count == 0)
+            return result;
+        foreach (var id in missing)
+            result[id] = null;
         await using var command = dataSource.CreateCommand(
-            "select tenant_id, key_version, previous_key_version, previous_key_until, revoked_at is not null from agents where id = $1");
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = agentId });
-        AgentKeyState? state = null;
+            "select id, tenant_id, key_version, previous_key_version, previous_key_until, revoked_at is not null from agents where id = any($1)");
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = missing.ToArray() });
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            if (await reader.ReadAsync(cancellationToken))
-                state = new AgentKeyState(reader.GetString(0), reader.GetInt32(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
-                    reader.IsDBNull(3) ? null : reader.GetFieldValue<DateTimeOffset>(3), reader.GetBoolean(4));
+            while (await reader.ReadAsync(cancellationToken))
+                result[reader.GetString(0)] = new AgentKeyState(reader.GetString(1), reader.GetInt32(2), reader.IsDBNull(3) ? null : reader.GetInt32(3),
+                    reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.GetBoolean(5));
         }
 
         if (_states.Count > 100_000)
             _states.Clear();
-        _states[agentId] = (state, now + (long)(KeyStateCacheLife.TotalSeconds * time.TimestampFrequency));
-        return state;
+        var expires = now + (long)(KeyStateCacheLife.TotalSeconds * time.TimestampFrequency);
+        foreach (var id in missing)
+            _states[id] = (result[id], expires);
+        return result;
     }
 
     /// <summary>The derived key of one agent key version (cached: deriving is one HMAC, but ingest asks per event).</summary>

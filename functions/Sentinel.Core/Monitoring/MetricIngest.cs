@@ -42,18 +42,26 @@ internal sealed class MetricIngest(
         var valid = new List<Verified>();
         var seen = new HashSet<(string, long)>();
         var duplicates = 0;
-        foreach (var e in events)
+
+        // Key state per agent first (cached, async), then the CPU work — signature, JSON, bounds, series keys — on
+        // every core: the database is idle meanwhile, and one invocation carries up to the host's batch size of events.
+        var states = await agents.KeyStatesAsync(events.Where(e => MetricRules.IsAgentId(e.Agent)).Select(e => e.Agent!), cancellationToken);
+
+        var results = new (Verified? Verified, string? Tenant, string? Reason)[events.Count];
+        Parallel.For(0, events.Count, new ParallelOptions { CancellationToken = cancellationToken },
+            i => results[i] = Verify(events[i], events[i].Agent is { } a && states.TryGetValue(a, out var st) ? st : null, now));
+        for (var i = 0; i < events.Count; i++)
         {
-            var (verified, tenant, reason) = await VerifyAsync(e, now, cancellationToken);
+            var (verified, tenant, reason) = results[i];
             if (verified is null)
-                rejected.Add((e, tenant, reason!));
+                rejected.Add((events[i], tenant, reason!));
             else if (!seen.Add((verified.Batch.Agent, verified.Batch.Seq)))
                 duplicates++; // the same batch twice in one invocation (the agent re-sent it before the first was read)
             else
                 valid.Add(verified);
         }
 
-        var ids = valid.Count == 0 ? null : await series.ResolveAsync(valid.Select(v => (v.Tenant, v.Batch)), cancellationToken);
+        var ids = valid.Count == 0 ? null : await series.ResolveAsync(valid.Select(v => (v.Tenant, v.Batch, v.Keys)), cancellationToken);
         if (valid.Count > 0)
             await storage.EnsurePartitionsAsync(MetricStorage.Samples, valid.Select(v => v.Batch.Time), cancellationToken);
 
@@ -63,7 +71,7 @@ internal sealed class MetricIngest(
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         if (valid.Count > 0)
         {
-            var inserted = await InsertLedgerAsync(connection, tx, valid, now, cancellationToken);
+            var inserted = await InsertLedgerAndTouchAgentsAsync(connection, tx, valid, now, cancellationToken);
             var fresh = valid.Where(v => inserted.Contains((v.Batch.Agent, v.Batch.Seq))).ToList();
             var again = valid.Where(v => !inserted.Contains((v.Batch.Agent, v.Batch.Seq))).ToList();
             foreach (var (v, replay) in await ClassifyRepeatsAsync(connection, tx, again, cancellationToken))
@@ -75,7 +83,6 @@ internal sealed class MetricIngest(
             }
 
             samples = await CopySamplesAsync(connection, fresh, ids!, cancellationToken);
-            await UpdateAgentsAsync(connection, tx, fresh, now, cancellationToken);
             stored = fresh.Count;
         }
 
@@ -85,7 +92,7 @@ internal sealed class MetricIngest(
         return new IngestReport(stored, duplicates, rejected.Count, samples, rejected.Select(r => r.Reason).ToList());
     }
 
-    private async Task<(Verified? Verified, string? Tenant, string? Reason)> VerifyAsync(MetricEvent e, DateTimeOffset now, CancellationToken cancellationToken)
+    private (Verified? Verified, string? Tenant, string? Reason) Verify(MetricEvent e, AgentKeyState? state, DateTimeOffset now)
     {
         if (e.Agent is null || e.KeyVersion is null || e.Timestamp is null || e.Signature is null)
             return (null, null, $"unsigned: the event lacks the {AgentSignature.AgentProperty}, {AgentSignature.KeyVersionProperty}, {AgentSignature.TimestampProperty} and {AgentSignature.SignatureProperty} properties");
@@ -95,7 +102,6 @@ internal sealed class MetricIngest(
             || !long.TryParse(e.Timestamp, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var timestamp))
             return (null, null, "malformed: the key version or timestamp property is not a number");
 
-        var state = await agents.KeyStateAsync(e.Agent, cancellationToken);
         if (state is null)
             return (null, null, $"unknown agent '{e.Agent}'");
         if (state.Revoked)
@@ -134,27 +140,58 @@ internal sealed class MetricIngest(
             return (null, state.TenantId, "too old: collected before the raw retention window");
         if (batch.Time > reference + options.ClockSkew)
             return (null, state.TenantId, "from the future: collected after it was enqueued; check the agent's clock");
-        return (new Verified(e, state.TenantId, batch, SHA256.HashData(Encoding.UTF8.GetBytes(e.Signature))), state.TenantId, null);
+        var keys = new SeriesKey[batch.Samples.Count];
+        for (var i = 0; i < keys.Length; i++)
+            keys[i] = SeriesKey.Of(batch.Agent, batch.Samples[i]);
+        return (new Verified(e, state.TenantId, batch, keys, SHA256.HashData(Encoding.UTF8.GetBytes(e.Signature))), state.TenantId, null);
     }
 
-    private static async Task<HashSet<(string, long)>> InsertLedgerAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<Verified> valid, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <summary>
+    /// One round trip: the ledger rows (a conflict means the batch is already stored) and the agents' last-seen, host,
+    /// interval and facts from their newest batch here (guarded by seq, so a duplicate changes nothing that matters).
+    /// </summary>
+    private static async Task<HashSet<(string, long)>> InsertLedgerAndTouchAgentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<Verified> valid, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand("""
+        var ledger = new NpgsqlBatchCommand("""
             insert into metric_batches (agent_id, seq, tenant_id, collected_at, received_at, samples, signature_hash, event_source)
             select * from unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::int[], $7::bytea[], $8::text[])
             on conflict (agent_id, seq) do nothing
             returning agent_id, seq
-            """, connection, tx);
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Batch.Agent).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = valid.Select(v => v.Batch.Seq).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Tenant).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(v => v.Batch.Time).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(_ => now).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = valid.Select(v => v.Batch.Samples.Count).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = valid.Select(v => v.SignatureHash).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Event.Source).ToArray() });
+            """);
+        ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Batch.Agent).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = valid.Select(v => v.Batch.Seq).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Tenant).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(v => v.Batch.Time).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(_ => now).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = valid.Select(v => v.Batch.Samples.Count).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = valid.Select(v => v.SignatureHash).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Event.Source).ToArray() });
+
+        var newest = valid.GroupBy(v => v.Batch.Agent).Select(g => g.MaxBy(v => v.Batch.Seq)!).ToList();
+        var agents = new NpgsqlBatchCommand("""
+            update agents a set
+                last_seen = $2,
+                last_collected = greatest(a.last_collected, u.collected),
+                last_seq = greatest(a.last_seq, u.seq),
+                interval_seconds = case when a.last_seq is null or u.seq >= a.last_seq then u.interval else a.interval_seconds end,
+                host = case when a.last_seq is null or u.seq >= a.last_seq then u.host else a.host end,
+                agent_version = case when a.last_seq is null or u.seq >= a.last_seq then coalesce(u.facts ->> 'agent_version', a.agent_version) else a.agent_version end,
+                facts = case when (a.last_seq is null or u.seq >= a.last_seq) and u.facts is not null then u.facts else a.facts end
+            from unnest($1::text[], $3::timestamptz[], $4::bigint[], $5::int[], $6::text[], $7::jsonb[]) as u(id, collected, seq, interval, host, facts)
+            where a.id = u.id
+            """);
+        agents.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = newest.Select(v => v.Batch.Agent).ToArray() });
+        agents.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        agents.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = newest.Select(v => v.Batch.Time).ToArray() });
+        agents.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = newest.Select(v => v.Batch.Seq).ToArray() });
+        agents.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = newest.Select(v => v.Batch.Interval).ToArray() });
+        agents.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = newest.Select(v => v.Batch.Host).ToArray() });
+        agents.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = newest.Select(v =>
+            v.Batch.Facts is null ? null : JsonSerializer.Serialize(new Dictionary<string, string>(v.Batch.Facts), MonitoringJsonContext.Default.DictionaryStringString)).ToArray() });
+
+        await using var batch = new NpgsqlBatch(connection, tx) { BatchCommands = { ledger, agents } };
         var inserted = new HashSet<(string, long)>();
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
             inserted.Add((reader.GetString(0), reader.GetInt64(1)));
         return inserted;
@@ -201,12 +238,12 @@ internal sealed class MetricIngest(
         await using var writer = await connection.BeginBinaryImportAsync("copy metric_samples (series_id, ts, value) from stdin (format binary)", cancellationToken);
         foreach (var v in fresh)
         {
-            foreach (var s in v.Batch.Samples)
+            for (var i = 0; i < v.Keys.Length; i++)
             {
                 await writer.StartRowAsync(cancellationToken);
-                await writer.WriteAsync(ids[SeriesKey.Of(v.Batch.Agent, s)], NpgsqlDbType.Bigint, cancellationToken);
+                await writer.WriteAsync(ids[v.Keys[i]], NpgsqlDbType.Bigint, cancellationToken);
                 await writer.WriteAsync(v.Batch.Time, NpgsqlDbType.TimestampTz, cancellationToken);
-                await writer.WriteAsync(s.Value, NpgsqlDbType.Double, cancellationToken);
+                await writer.WriteAsync(v.Batch.Samples[i].Value, NpgsqlDbType.Double, cancellationToken);
                 count++;
             }
         }
@@ -215,36 +252,7 @@ internal sealed class MetricIngest(
         return count;
     }
 
-    private static async Task UpdateAgentsAsync(NpgsqlConnection connection, NpgsqlTransaction tx, List<Verified> fresh, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        if (fresh.Count == 0)
-            return;
-        // The newest batch per agent carries its current host, interval and facts.
-        var newest = fresh.GroupBy(v => v.Batch.Agent).Select(g => g.MaxBy(v => v.Batch.Seq)!).ToList();
-        await using var command = new NpgsqlCommand("""
-            update agents a set
-                last_seen = $2,
-                last_collected = greatest(a.last_collected, u.collected),
-                last_seq = greatest(a.last_seq, u.seq),
-                interval_seconds = case when a.last_seq is null or u.seq >= a.last_seq then u.interval else a.interval_seconds end,
-                host = case when a.last_seq is null or u.seq >= a.last_seq then u.host else a.host end,
-                agent_version = case when a.last_seq is null or u.seq >= a.last_seq then coalesce(u.facts ->> 'agent_version', a.agent_version) else a.agent_version end,
-                facts = case when (a.last_seq is null or u.seq >= a.last_seq) and u.facts is not null then u.facts else a.facts end
-            from unnest($1::text[], $3::timestamptz[], $4::bigint[], $5::int[], $6::text[], $7::jsonb[]) as u(id, collected, seq, interval, host, facts)
-            where a.id = u.id
-            """, connection, tx);
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = newest.Select(v => v.Batch.Agent).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = newest.Select(v => v.Batch.Time).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = newest.Select(v => v.Batch.Seq).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = newest.Select(v => v.Batch.Interval).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = newest.Select(v => v.Batch.Host).ToArray() });
-        command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = newest.Select(v =>
-            v.Batch.Facts is null ? null : JsonSerializer.Serialize(new Dictionary<string, string>(v.Batch.Facts), MonitoringJsonContext.Default.DictionaryStringString)).ToArray() });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private sealed record Verified(MetricEvent Event, string Tenant, MetricBatch Batch, byte[] SignatureHash);
+    private sealed record Verified(MetricEvent Event, string Tenant, MetricBatch Batch, SeriesKey[] Keys, byte[] SignatureHash);
 }
 
 /// <summary>A series' identity: agent, metric name and the canonical text of its labels.</summary>
@@ -257,12 +265,23 @@ internal readonly record struct SeriesKey(string Agent, string Name, string Labe
     {
         if (labels is null || labels.Count == 0)
             return "";
+        if (labels.Count == 1)
+        {
+            foreach (var (k, v) in labels)
+                return string.Concat(k, "=", v);
+        }
+
+        var names = new string[labels.Count];
+        var n = 0;
+        foreach (var k in labels.Keys)
+            names[n++] = k;
+        Array.Sort(names, StringComparer.Ordinal);
         var sb = new StringBuilder();
-        foreach (var (k, v) in labels.OrderBy(p => p.Key, StringComparer.Ordinal))
+        foreach (var k in names)
         {
             if (sb.Length > 0)
                 sb.Append('\u001f');
-            sb.Append(k).Append('=').Append(v);
+            sb.Append(k).Append('=').Append(labels[k]);
         }
 
         return sb.ToString();
@@ -281,15 +300,16 @@ internal sealed class SeriesCatalogue(NpgsqlDataSource dataSource)
 
     public int Cached => _ids.Count;
 
-    public async Task<IReadOnlyDictionary<SeriesKey, long>> ResolveAsync(IEnumerable<(string Tenant, MetricBatch Batch)> batches, CancellationToken cancellationToken)
+    public async Task<IReadOnlyDictionary<SeriesKey, long>> ResolveAsync(IEnumerable<(string Tenant, MetricBatch Batch, SeriesKey[] Keys)> batches, CancellationToken cancellationToken)
     {
         var result = new Dictionary<SeriesKey, long>();
         var missing = new Dictionary<SeriesKey, (string Tenant, IReadOnlyDictionary<string, string>? Labels)>();
-        foreach (var (tenant, batch) in batches)
+        foreach (var (tenant, batch, batchKeys) in batches)
         {
-            foreach (var s in batch.Samples)
+            for (var i = 0; i < batchKeys.Length; i++)
             {
-                var key = SeriesKey.Of(batch.Agent, s);
+                var key = batchKeys[i];
+                var s = batch.Samples[i];
                 if (result.ContainsKey(key))
                     continue;
                 if (_ids.TryGetValue(key, out var id))

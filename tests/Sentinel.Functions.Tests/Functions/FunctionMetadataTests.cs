@@ -103,6 +103,7 @@ public sealed class FunctionMetadataTests
         start.Environment["ConnectionStrings__Tables"] = Sentinel.TestSupport.TestServers.Tables;
         var keys = Directory.CreateTempSubdirectory("sentinel-package-keys-");
         start.Environment["Identity__SigningKeyDirectory"] = keys.FullName;
+        start.Environment["Monitoring__AgentKeySecret"] = SentinelTestHost.AgentKeySecret;
         using var process = Process.Start(start)!;
         try
         {
