@@ -46,7 +46,7 @@ package: ## artifacts/functionapp (host.json, function folders, self-contained h
 agent: ## sentinel-agent: self-contained single-file trimmed linux-x64 (no .NET on the server), and framework-dependent for other architectures
 	rm -rf $(AGENT)
 	dotnet publish agent/Sentinel.Agent -c Release -r linux-x64 --self-contained -p:PublishSingleFile=true -p:PublishTrimmed=true \
-	  -p:DebugType=none -o $(AGENT)/linux-x64
+	  -p:PublishReadyToRun=true -p:DebugType=none -o $(AGENT)/linux-x64
 	dotnet publish agent/Sentinel.Agent -c Release --no-self-contained -p:DebugType=none -o $(AGENT)/portable
 	@echo "agent: $(AGENT)/linux-x64/sentinel-agent ($$(du -h $(AGENT)/linux-x64/sentinel-agent | cut -f1)), $(AGENT)/portable (dotnet sentinel-agent.dll)"
 

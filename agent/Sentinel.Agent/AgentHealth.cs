@@ -32,7 +32,6 @@ internal sealed class AgentHealth
 
     public void AddSamples(List<MetricSample> samples, Spool spool)
     {
-        using var self = Process.GetCurrentProcess();
         samples.Add(new MetricSample("agent.batches.collected", null, Collected));
         samples.Add(new MetricSample("agent.batches.sent", null, Sent));
         samples.Add(new MetricSample("agent.batches.dropped", null, spool.Dropped + Interlocked.Read(ref _rejected)));
@@ -41,7 +40,42 @@ internal sealed class AgentHealth
         samples.Add(new MetricSample("agent.send.errors", null, SendErrors));
         var last = Interlocked.Read(ref _lastErrorTicks);
         samples.Add(new MetricSample("agent.last_error_age_seconds", null, last == 0 ? -1 : Math.Round(Stopwatch.GetElapsedTime(last).TotalSeconds)));
-        samples.Add(new MetricSample("agent.rss_bytes", null, self.WorkingSet64));
-        samples.Add(new MetricSample("agent.cpu_seconds", null, Math.Round(self.TotalProcessorTime.TotalSeconds, 3)));
+        if (SelfRssBytes() is { } rss)
+            samples.Add(new MetricSample("agent.rss_bytes", null, rss));
+        if (SelfCpuSeconds() is { } cpu)
+            samples.Add(new MetricSample("agent.cpu_seconds", null, cpu));
+    }
+
+    /// <summary>VmRSS of this process from /proc/self/status (System.Diagnostics.Process would cost more memory than it reports).</summary>
+    private static double? SelfRssBytes()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                    return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024.0;
+            }
+        }
+        catch (IOException)
+        {
+        }
+
+        return null;
+    }
+
+    /// <summary>utime + stime of this process from /proc/self/stat, in seconds (USER_HZ is 100 on Linux).</summary>
+    private static double? SelfCpuSeconds()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 }

@@ -29,7 +29,7 @@ internal static class AgentBenchmark
         var spool = Directory.CreateTempSubdirectory("sentinel-bench-spool-");
         var isolation = Guid.NewGuid().ToString("N")[..10];
         const string eventHubKey = "bench-event-hub-key-0123456789";
-        var handler = Bench.Start("dotnet", [handlerDll, "serve", "--standalone", "--urls", $"http://127.0.0.1:{port}"], new Dictionary<string, string>
+        var environment = new Dictionary<string, string>
         {
             ["ConnectionStrings__Postgres"] = Bench.Env("ConnectionStrings__Postgres"),
             ["ConnectionStrings__Redis"] = Bench.Env("ConnectionStrings__Redis"),
@@ -40,7 +40,15 @@ internal static class AgentBenchmark
             ["Redis__KeyPrefix"] = $"bench:{isolation}:",
             ["Monitoring__AgentKeySecret"] = "bench-agent-master-secret-0123456789abcdef",
             ["Logging__LogLevel__Default"] = "Warning",
-        });
+        };
+        using (var migrate = Bench.Start("dotnet", [handlerDll, "migrate"], environment))
+        {
+            await migrate.WaitForExitAsync();
+            if (migrate.ExitCode != 0)
+                throw new InvalidOperationException("migrate failed");
+        }
+
+        var handler = Bench.Start("dotnet", [handlerDll, "serve", "--standalone", "--urls", $"http://127.0.0.1:{port}"], environment);
         Process? agent = null;
         Process? exporter = null;
         try
