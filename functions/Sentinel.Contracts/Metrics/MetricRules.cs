@@ -14,40 +14,56 @@ public static class MetricRules
     /// <summary>Null when the batch is valid, else the first problem in words.</summary>
     public static string? Validate(MetricBatch batch)
     {
-        if (batch.Version != MetricBatch.CurrentVersion)
-            return $"Unsupported batch version {batch.Version}; this server reads version {MetricBatch.CurrentVersion}.";
-        if (!IsAgentId(batch.Agent))
-            return "The agent id is missing or malformed.";
-        if (batch.Seq < 1)
-            return "seq must be 1 or more.";
-        if (string.IsNullOrWhiteSpace(batch.Host) || batch.Host.Length > 253)
-            return "host must be 1 to 253 characters.";
-        if (batch.Interval is < 1 or > 3600)
-            return "interval must be 1 to 3600 seconds.";
-        if (batch.Samples is null || batch.Samples.Count == 0)
-            return "A batch has at least one sample.";
-        if (batch.Samples.Count > MaxSamples)
-            return $"A batch has at most {MaxSamples} samples.";
-        if (batch.Facts is { Count: > MaxFacts })
-            return $"At most {MaxFacts} facts.";
-        for (var i = 0; i < batch.Samples.Count; i++)
+        if (ValidateHeader(batch.Version, batch.Agent, batch.Seq, batch.Host, batch.Interval, batch.Samples?.Count ?? 0, batch.Facts?.Count ?? 0) is { } problem)
+            return problem;
+        for (var i = 0; i < batch.Samples!.Count; i++)
         {
-            var s = batch.Samples[i];
-            if (s is null || !IsMetricName(s.Name))
-                return $"Sample {i}: the name must match [a-z][a-z0-9_.]* and be at most {MaxNameLength} characters.";
-            if (!double.IsFinite(s.Value))
-                return $"Sample {i} ({s.Name}): the value must be a finite number.";
-            if (s.Labels is null)
-                continue;
-            if (s.Labels.Count > MaxLabels)
-                return $"Sample {i} ({s.Name}): at most {MaxLabels} labels.";
-            foreach (var (k, v) in s.Labels)
-            {
-                if (!IsLabelName(k))
-                    return $"Sample {i} ({s.Name}): label name '{Cut(k)}' must match [a-z_][a-z0-9_]* and be at most {MaxLabelNameLength} characters.";
-                if (v is null || v.Length > MaxLabelValueLength)
-                    return $"Sample {i} ({s.Name}): label '{k}' must have a value of at most {MaxLabelValueLength} characters.";
-            }
+            if (ValidateSample(batch.Samples[i], i) is { } sampleProblem)
+                return sampleProblem;
+        }
+
+        return null;
+    }
+
+    /// <summary>The batch's own fields and counts.</summary>
+    public static string? ValidateHeader(int version, string? agent, long seq, string? host, int interval, int samples, int facts)
+    {
+        if (version != MetricBatch.CurrentVersion)
+            return $"Unsupported batch version {version}; this server reads version {MetricBatch.CurrentVersion}.";
+        if (!IsAgentId(agent))
+            return "The agent id is missing or malformed.";
+        if (seq < 1)
+            return "seq must be 1 or more.";
+        if (string.IsNullOrWhiteSpace(host) || host.Length > 253)
+            return "host must be 1 to 253 characters.";
+        if (interval is < 1 or > 3600)
+            return "interval must be 1 to 3600 seconds.";
+        if (samples == 0)
+            return "A batch has at least one sample.";
+        if (samples > MaxSamples)
+            return $"A batch has at most {MaxSamples} samples.";
+        if (facts > MaxFacts)
+            return $"At most {MaxFacts} facts.";
+        return null;
+    }
+
+    /// <summary>One sample: name, labels and a finite value.</summary>
+    public static string? ValidateSample(MetricSample? s, int i)
+    {
+        if (s is null || !IsMetricName(s.Name))
+            return $"Sample {i}: the name must match [a-z][a-z0-9_.]* and be at most {MaxNameLength} characters.";
+        if (!double.IsFinite(s.Value))
+            return $"Sample {i} ({s.Name}): the value must be a finite number.";
+        if (s.Labels is null)
+            return null;
+        if (s.Labels.Count > MaxLabels)
+            return $"Sample {i} ({s.Name}): at most {MaxLabels} labels.";
+        foreach (var (k, v) in s.Labels)
+        {
+            if (!IsLabelName(k))
+                return $"Sample {i} ({s.Name}): label name '{Cut(k)}' must match [a-z_][a-z0-9_]* and be at most {MaxLabelNameLength} characters.";
+            if (v is null || v.Length > MaxLabelValueLength)
+                return $"Sample {i} ({s.Name}): label '{k}' must have a value of at most {MaxLabelValueLength} characters.";
         }
 
         return null;

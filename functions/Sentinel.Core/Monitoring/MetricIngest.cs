@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -61,7 +62,8 @@ internal sealed class MetricIngest(
                 valid.Add(verified);
         }
 
-        var ids = valid.Count == 0 ? null : await series.ResolveAsync(valid.Select(v => (v.Tenant, v.Batch, v.Keys)), cancellationToken);
+        if (valid.Any(v => v.Parsed.Pending.Count > 0))
+            await series.ResolveAsync(valid.Select(v => (v.Tenant, v.Parsed)), cancellationToken);
         if (valid.Count > 0)
             await storage.EnsurePartitionsAsync(MetricStorage.Samples, valid.Select(v => v.Batch.Time), cancellationToken);
 
@@ -82,7 +84,7 @@ internal sealed class MetricIngest(
                     duplicates++;
             }
 
-            samples = await CopySamplesAsync(connection, fresh, ids!, cancellationToken);
+            samples = await CopySamplesAsync(connection, fresh, cancellationToken);
             stored = fresh.Count;
         }
 
@@ -120,30 +122,17 @@ internal sealed class MetricIngest(
         if (signedAt > reference + options.ClockSkew)
             return (null, state.TenantId, string.Create(CultureInfo.InvariantCulture, $"from the future: signed {(signedAt - reference).TotalSeconds:0} s after it was enqueued (limit {options.ClockSkew.TotalSeconds:0} s); check the agent's clock"));
 
-        MetricBatch? batch;
-        try
-        {
-            batch = JsonSerializer.Deserialize(e.Body, MetricsJsonContext.Default.MetricBatch);
-        }
-        catch (JsonException ex)
-        {
-            return (null, state.TenantId, "malformed: " + ex.Message);
-        }
-
-        if (batch is null)
-            return (null, state.TenantId, "malformed: the body is null");
-        if (MetricRules.Validate(batch) is { } problem)
-            return (null, state.TenantId, "invalid: " + problem);
+        var parsed = MetricBatchReader.Read(e.Body, series, out var problem);
+        if (parsed is null)
+            return (null, state.TenantId, problem);
+        var batch = parsed.Header;
         if (!string.Equals(batch.Agent, e.Agent, StringComparison.Ordinal))
             return (null, state.TenantId, "invalid: the batch names another agent than its signature");
         if (batch.Time < now - options.RawRetention)
             return (null, state.TenantId, "too old: collected before the raw retention window");
         if (batch.Time > reference + options.ClockSkew)
             return (null, state.TenantId, "from the future: collected after it was enqueued; check the agent's clock");
-        var keys = new SeriesKey[batch.Samples.Count];
-        for (var i = 0; i < keys.Length; i++)
-            keys[i] = SeriesKey.Of(batch.Agent, batch.Samples[i]);
-        return (new Verified(e, state.TenantId, batch, keys, SHA256.HashData(Encoding.UTF8.GetBytes(e.Signature))), state.TenantId, null);
+        return (new Verified(e, state.TenantId, batch, parsed, SHA256.HashData(Encoding.UTF8.GetBytes(e.Signature))), state.TenantId, null);
     }
 
     /// <summary>
@@ -163,7 +152,7 @@ internal sealed class MetricIngest(
         ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Tenant).ToArray() });
         ledger.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(v => v.Batch.Time).ToArray() });
         ledger.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = valid.Select(_ => now).ToArray() });
-        ledger.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = valid.Select(v => v.Batch.Samples.Count).ToArray() });
+        ledger.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = valid.Select(v => v.Parsed.Count).ToArray() });
         ledger.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = valid.Select(v => v.SignatureHash).ToArray() });
         ledger.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = valid.Select(v => v.Event.Source).ToArray() });
 
@@ -230,7 +219,7 @@ internal sealed class MetricIngest(
         return result;
     }
 
-    private static async Task<int> CopySamplesAsync(NpgsqlConnection connection, List<Verified> fresh, IReadOnlyDictionary<SeriesKey, long> ids, CancellationToken cancellationToken)
+    private static async Task<int> CopySamplesAsync(NpgsqlConnection connection, List<Verified> fresh, CancellationToken cancellationToken)
     {
         if (fresh.Count == 0)
             return 0;
@@ -238,12 +227,13 @@ internal sealed class MetricIngest(
         await using var writer = await connection.BeginBinaryImportAsync("copy metric_samples (series_id, ts, value) from stdin (format binary)", cancellationToken);
         foreach (var v in fresh)
         {
-            for (var i = 0; i < v.Keys.Length; i++)
+            var parsed = v.Parsed;
+            for (var i = 0; i < parsed.Count; i++)
             {
                 await writer.StartRowAsync(cancellationToken);
-                await writer.WriteAsync(ids[v.Keys[i]], NpgsqlDbType.Bigint, cancellationToken);
+                await writer.WriteAsync(parsed.Ids[i], NpgsqlDbType.Bigint, cancellationToken);
                 await writer.WriteAsync(v.Batch.Time, NpgsqlDbType.TimestampTz, cancellationToken);
-                await writer.WriteAsync(v.Batch.Samples[i].Value, NpgsqlDbType.Double, cancellationToken);
+                await writer.WriteAsync(parsed.Values[i], NpgsqlDbType.Double, cancellationToken);
                 count++;
             }
         }
@@ -252,7 +242,7 @@ internal sealed class MetricIngest(
         return count;
     }
 
-    private sealed record Verified(MetricEvent Event, string Tenant, MetricBatch Batch, SeriesKey[] Keys, byte[] SignatureHash);
+    private sealed record Verified(MetricEvent Event, string Tenant, MetricBatch Batch, ParsedBatch Parsed, byte[] SignatureHash);
 }
 
 /// <summary>A series' identity: agent, metric name and the canonical text of its labels.</summary>
@@ -293,34 +283,95 @@ internal readonly record struct SeriesKey(string Agent, string Name, string Labe
 /// transaction before the batch's (a series that exists without samples is harmless; an id cached from a rolled-back
 /// transaction would not be).
 /// </summary>
-internal sealed class SeriesCatalogue(NpgsqlDataSource dataSource)
+internal sealed class SeriesCatalogue
 {
+    private readonly NpgsqlDataSource _dataSource;
     public const int MaxCached = 1_000_000;
     private readonly ConcurrentDictionary<SeriesKey, long> _ids = new();
+    private readonly ConcurrentDictionary<string, long> _byIdentity;
+    private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+
+    public SeriesCatalogue(NpgsqlDataSource dataSource)
+    {
+        _dataSource = dataSource;
+        _byIdentity = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
+        _lookup = _byIdentity.GetAlternateLookup<ReadOnlySpan<char>>();
+    }
 
     public int Cached => _ids.Count;
 
-    public async Task<IReadOnlyDictionary<SeriesKey, long>> ResolveAsync(IEnumerable<(string Tenant, MetricBatch Batch, SeriesKey[] Keys)> batches, CancellationToken cancellationToken)
+    /// <summary>The series of a raw sample identity (agent, name and labels as the batch's JSON spelled them) seen before.</summary>
+    public bool TryGetByIdentity(string agent, ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> rawLabels, out long id)
     {
+        var length = agent.Length + 2 + rawName.Length + rawLabels.Length; // UTF-8 never has fewer bytes than UTF-16 chars
+        char[]? rented = null;
+        var buffer = length <= 512 ? stackalloc char[512] : (rented = ArrayPool<char>.Shared.Rent(length));
+        try
+        {
+            var n = Identity(buffer, agent, rawName, rawLabels);
+            return _lookup.TryGetValue(buffer[..n], out id);
+        }
+        finally
+        {
+            if (rented is not null)
+                ArrayPool<char>.Shared.Return(rented);
+        }
+    }
+
+    public static string Identity(string agent, ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> rawLabels)
+    {
+        var buffer = new char[agent.Length + 2 + rawName.Length + rawLabels.Length];
+        return new string(buffer, 0, Identity(buffer, agent, rawName, rawLabels));
+    }
+
+    private static int Identity(Span<char> buffer, string agent, ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> rawLabels)
+    {
+        agent.CopyTo(buffer);
+        var n = agent.Length;
+        buffer[n++] = '\u001f';
+        n += Encoding.UTF8.GetChars(rawName, buffer[n..]);
+        buffer[n++] = '\u001f';
+        n += Encoding.UTF8.GetChars(rawLabels, buffer[n..]);
+        return n;
+    }
+
+    /// <summary>Fills the ids of the batches' pending samples, creating the series that do not exist yet, and remembers them.</summary>
+    public async Task ResolveAsync(IEnumerable<(string Tenant, ParsedBatch Batch)> batches, CancellationToken cancellationToken)
+    {
+        var list = batches.ToList();
         var result = new Dictionary<SeriesKey, long>();
         var missing = new Dictionary<SeriesKey, (string Tenant, IReadOnlyDictionary<string, string>? Labels)>();
-        foreach (var (tenant, batch, batchKeys) in batches)
+        foreach (var (tenant, batch) in list)
         {
-            for (var i = 0; i < batchKeys.Length; i++)
+            foreach (var p in batch.Pending)
             {
-                var key = batchKeys[i];
-                var s = batch.Samples[i];
-                if (result.ContainsKey(key))
+                if (result.ContainsKey(p.Key))
                     continue;
-                if (_ids.TryGetValue(key, out var id))
-                    result[key] = id;
+                if (_ids.TryGetValue(p.Key, out var id))
+                    result[p.Key] = id;
                 else
-                    missing.TryAdd(key, (tenant, s.Labels));
+                    missing.TryAdd(p.Key, (tenant, p.Labels));
             }
         }
 
-        if (missing.Count == 0)
-            return result;
+        if (missing.Count > 0)
+            await CreateAsync(missing, result, cancellationToken);
+        if (_byIdentity.Count > MaxCached)
+            _byIdentity.Clear();
+        foreach (var (_, batch) in list)
+        {
+            foreach (var p in batch.Pending)
+            {
+                var id = result[p.Key];
+                batch.Ids[p.Index] = id;
+                _byIdentity[p.Identity] = id;
+            }
+        }
+    }
+
+    private async Task CreateAsync(Dictionary<SeriesKey, (string Tenant, IReadOnlyDictionary<string, string>? Labels)> missing, Dictionary<SeriesKey, long> result,
+        CancellationToken cancellationToken)
+    {
         if (_ids.Count + missing.Count > MaxCached)
             _ids.Clear();
         // Two passes at most: a series another instance created after this statement's snapshot is neither inserted
@@ -328,7 +379,7 @@ internal sealed class SeriesCatalogue(NpgsqlDataSource dataSource)
         for (var pass = 0; pass < 2 && missing.Count > 0; pass++)
         {
             var keys = missing.Keys.ToArray();
-            await using var command = dataSource.CreateCommand("""
+            await using var command = _dataSource.CreateCommand("""
                 with wanted as (
                     select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[]) as w(tenant_id, agent_id, name, labels, labels_key)
                 ), created as (
@@ -359,6 +410,5 @@ internal sealed class SeriesCatalogue(NpgsqlDataSource dataSource)
 
         if (missing.Count > 0)
             throw new InvalidOperationException($"{missing.Count} series could not be resolved; the batch will be retried.");
-        return result;
     }
 }

@@ -167,4 +167,29 @@ public sealed class MetricIngestTests : IAsyncLifetime
         Assert.False((await _f.Agents.RotateAsync("t2", a.Agent.Id, CancellationToken.None)).Succeeded);
         Assert.Single(await _f.Agents.ListAsync("t2", CancellationToken.None));
     }
+
+    [Fact]
+    public async Task Reader_SameSeriesInAnotherLabelOrder_UnknownFieldsIgnored_CachedSeriesStillChecked()
+    {
+        var agent = await _f.RegisterAsync("t1", "web-1");
+        var id = agent.Agent.Id;
+        var t = MonitoringFixture.Start.ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+        byte[] Body(long seq, string samples, string extra = "") =>
+            Encoding.UTF8.GetBytes($$"""{"v":1,"agent":"{{id}}","seq":{{seq}},"host":"h","time":"{{t}}","interval":10{{extra}},"samples":[{{samples}}]}""");
+
+        var first = await _f.IngestAsync(_f.Signed(agent, Body(1, """{"name":"fs.used","labels":{"mount":"/","device":"sda1"},"value":1}"""), "0/1"));
+        var reordered = await _f.IngestAsync(_f.Signed(agent, Body(2, """{"value":2,"labels":{"device":"sda1","mount":"/"},"name":"fs.used","unit":"bytes"}""", ""","future":{"x":[1,2]}"""), "0/2"));
+        var cachedThenBad = await _f.IngestAsync(_f.Signed(agent, Body(3, """{"name":"fs.used","labels":{"mount":"/","device":"sda1"},"value":"lots"}"""), "0/3"));
+        var cachedThenMissing = await _f.IngestAsync(_f.Signed(agent, Body(4, """{"name":"fs.used","labels":{"mount":"/","device":"sda1"}}"""), "0/4"));
+        var trailing = await _f.IngestAsync(_f.Signed(agent, [.. Body(5, """{"name":"fs.used","value":1}"""), .. "{}"u8.ToArray()], "0/5"));
+
+        Assert.Equal((1, 1, 0, 0, 0), (first.Stored, reordered.Stored, cachedThenBad.Stored, cachedThenMissing.Stored, trailing.Stored));
+        Assert.Equal(1, await _f.CountAsync("select count(*) from metric_series where name = 'fs.used'"));
+        Assert.Equal(2, await _f.CountAsync("select count(*) from metric_samples"));
+        var reasons = await _f.RejectionsAsync();
+        Assert.Equal(3, reasons.Count);
+        Assert.StartsWith("malformed", reasons[0], StringComparison.Ordinal);
+        Assert.StartsWith("invalid", reasons[1], StringComparison.Ordinal);
+        Assert.StartsWith("malformed", reasons[2], StringComparison.Ordinal);
+    }
 }
