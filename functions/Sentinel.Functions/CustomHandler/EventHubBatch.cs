@@ -3,14 +3,20 @@ using System.Text.Json;
 namespace Sentinel.Functions.CustomHandler;
 
 /// <summary>One event of a batch, with the metadata the host sent for it (each array in Metadata is index-aligned with the events).</summary>
-/// <param name="Body">The event body as the sender wrote it (for <c>dataType: string</c>, the string itself).</param>
+/// <param name="BodyUtf8">The event body as UTF-8 (for <c>dataType: string</c>, the string itself, unescaped): the bytes a
+/// sender that wrote UTF-8 signed, read without an intermediate string.</param>
 /// <param name="SequenceNumber">The partition sequence number.</param>
 /// <param name="Offset">The partition offset, as text.</param>
 /// <param name="EnqueuedTime">When the service accepted the event (UTC).</param>
 /// <param name="PartitionKey">The partition key the sender set.</param>
 /// <param name="Properties">The event's application (user) properties; an object, or undefined.</param>
-internal sealed record EventHubEvent(string Body, long? SequenceNumber, string? Offset, DateTimeOffset? EnqueuedTime, string? PartitionKey, JsonElement Properties)
+internal sealed record EventHubEvent(byte[] BodyUtf8, long? SequenceNumber, string? Offset, DateTimeOffset? EnqueuedTime, string? PartitionKey, JsonElement Properties)
 {
+    private string? _body;
+
+    /// <summary>The body as text.</summary>
+    public string Body => _body ??= System.Text.Encoding.UTF8.GetString(BodyUtf8);
+
     /// <summary>A user property as text, or null.</summary>
     public string? Property(string name) =>
         PayloadValue.TryGetProperty(Properties, name, out var v) ? PayloadValue.AsString(v) : null;
@@ -47,7 +53,7 @@ internal sealed record EventHubBatch(IReadOnlyList<EventHubEvent> Events, EventH
         foreach (var e in events.EnumerateArray())
         {
             // dataType string: each element is the body text. Without a dataType the host sends parsed objects; keep their JSON.
-            var body = e.ValueKind == JsonValueKind.String ? e.GetString()! : e.GetRawText();
+            var body = Utf8(e);
             var sys = At(system, i);
             list.Add(new EventHubEvent(
                 body,
@@ -60,6 +66,20 @@ internal sealed record EventHubBatch(IReadOnlyList<EventHubEvent> Events, EventH
         }
 
         return new EventHubBatch(list, ReadPartition(request));
+    }
+
+    /// <summary>A string element's unescaped UTF-8, or another element's raw JSON, without building a string.</summary>
+    private static byte[] Utf8(JsonElement e)
+    {
+        var raw = System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(e);
+        if (e.ValueKind != JsonValueKind.String)
+            return raw.ToArray();
+        var reader = new Utf8JsonReader(raw);
+        reader.Read();
+        if (!reader.ValueIsEscaped)
+            return reader.ValueSpan.ToArray();
+        var buffer = new byte[reader.ValueSpan.Length];
+        return buffer[..reader.CopyString(buffer)];
     }
 
     private static EventHubPartition ReadPartition(InvocationRequest request)

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Sentinel.Contracts.Metrics;
 using Sentinel.Core.Monitoring;
 using Sentinel.Functions.CustomHandler;
@@ -21,9 +20,9 @@ internal sealed partial class IngestMetricsFunction(MetricIngest ingest, Sentine
         var events = new List<MetricEvent>(batch.Events.Count);
         foreach (var e in batch.Events)
         {
-            // dataType string: the host decoded the event's bytes as UTF-8; the agent writes UTF-8 JSON, so encoding the
-            // string again gives back the exact bytes it signed (protocol notes §2.b).
-            events.Add(new MetricEvent(Encoding.UTF8.GetBytes(e.Body),
+            // dataType string: the host decoded the event's bytes as UTF-8; the agent writes UTF-8 JSON, so the string's
+            // UTF-8 is the exact bytes it signed (protocol notes §2.b).
+            events.Add(new MetricEvent(e.BodyUtf8,
                 e.Property(AgentSignature.AgentProperty), e.Property(AgentSignature.KeyVersionProperty),
                 e.Property(AgentSignature.TimestampProperty), e.Property(AgentSignature.SignatureProperty),
                 e.EnqueuedTime,
