@@ -40,7 +40,7 @@ internal sealed class AgentRegistry(NpgsqlDataSource dataSource, MonitoringOptio
     {
         name = name?.Trim();
         if (string.IsNullOrEmpty(name) || name.Length > MaxNameLength || name.Any(char.IsControl))
-            return new Failure(FailureKind.Invalid, "validation", "Invalid agent name", $"An agent's name is 1 to {MaxNameLength} printable characters, e.g. the server's host name.");
+            return new Failure(FailureKind.Invalid, "validation-failed", "Invalid agent name", $"An agent's name is 1 to {MaxNameLength} printable characters, e.g. the server's host name.");
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);

@@ -215,5 +215,5 @@ internal sealed class MetricQueries(NpgsqlDataSource dataSource, MonitoringOptio
         return new Outcome<IReadOnlyList<LabelMatcher>>(list, null);
     }
 
-    private static Failure Invalid(string parameter, string detail) => new(FailureKind.Invalid, "validation", $"Invalid {parameter}", detail);
+    private static Failure Invalid(string parameter, string detail) => new(FailureKind.Invalid, "validation-failed", $"Invalid {parameter}", detail);
 }

@@ -162,7 +162,7 @@ public sealed class MetricIngestTests : IAsyncLifetime
 
         Assert.Equal("agent-name-taken", again.Failure!.Slug);
         Assert.True(otherTenant.Succeeded);
-        Assert.Equal("validation", empty.Failure!.Slug);
+        Assert.Equal("validation-failed", empty.Failure!.Slug);
         Assert.False((await _f.Agents.GetAsync("t2", a.Agent.Id, CancellationToken.None)).Succeeded);
         Assert.False((await _f.Agents.RotateAsync("t2", a.Agent.Id, CancellationToken.None)).Succeeded);
         Assert.Single(await _f.Agents.ListAsync("t2", CancellationToken.None));

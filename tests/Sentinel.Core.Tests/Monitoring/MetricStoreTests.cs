@@ -133,7 +133,7 @@ public sealed class MetricStoreTests : IAsyncLifetime
         Assert.Equal(111, Assert.Single(Assert.Single(month.Series).Points).Value);
 
         var bad = await _f.Queries.RangeAsync("t1", "cpu.usage", null, ["core=~("], t0, t0.AddMinutes(2), 60, "avg", CancellationToken.None);
-        Assert.Equal("validation", bad.Failure!.Slug);
+        Assert.Equal("validation-failed", bad.Failure!.Slug);
         var tooFine = await _f.Queries.RangeAsync("t1", "cpu.usage", null, [], t0.AddHours(-6), t0, 1, "avg", CancellationToken.None);
         Assert.Contains("points", tooFine.Failure!.Detail, StringComparison.Ordinal);
         Assert.False((await _f.Queries.RangeAsync("t1", "Bad Name", null, [], null, null, null, null, CancellationToken.None)).Succeeded);

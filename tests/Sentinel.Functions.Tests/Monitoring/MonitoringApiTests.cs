@@ -77,14 +77,14 @@ public sealed class MonitoringApiTests : IAsyncLifetime
         var (token, _, _, _) = await _host.Client.SignupAsync();
         var auth = GatewayClient.Bearer(token);
 
-        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation", await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "" }, auth));
-        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation", await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = new string('x', 65) }, auth));
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "" }, auth));
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = new string('x', 65) }, auth));
         GatewayClient.AssertProblem(HttpStatusCode.BadRequest, "bad-request", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query?metric=cpu.usage&from=yesterday", null, auth));
         GatewayClient.AssertProblem(HttpStatusCode.BadRequest, "bad-request", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query?metric=cpu.usage&step=fast", null, auth));
-        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query", null, auth));
-        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query?metric=cpu.usage&agg=median", null, auth));
-        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query?metric=cpu.usage&match=core=~(", null, auth));
-        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/series?match=" + Uri.EscapeDataString("no operator"), null, auth));
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query", null, auth));
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query?metric=cpu.usage&agg=median", null, auth));
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query?metric=cpu.usage&match=core=~(", null, auth));
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/series?match=" + Uri.EscapeDataString("no operator"), null, auth));
         var (status, empty, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/metrics/query?metric=cpu.usage&match=core%3Dtotal", null, auth);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("raw", empty.GetProperty("resolution").GetString());
