@@ -108,5 +108,14 @@ public static class MetricRules
         return true;
     }
 
-    private static string Cut(string s) => s.Length > 40 ? s[..40] + "…" : s;
+    /// <summary>A caller's text fit to quote in a reason (and so in a log line): at most 40 characters, no control characters.</summary>
+    private static string Cut(string s)
+    {
+        var cut = s.Length > 40 ? s[..40] + "…" : s;
+        return string.Create(cut.Length, cut, (span, text) =>
+        {
+            for (var i = 0; i < text.Length; i++)
+                span[i] = char.IsControl(text[i]) ? '?' : text[i];
+        });
+    }
 }

@@ -76,42 +76,57 @@ internal sealed class MetricRollups(NpgsqlDataSource dataSource, MetricStorage s
         await storage.EnsurePartitionsAsync(MetricStorage.Rollup1m, minutes, cancellationToken);
         await storage.EnsurePartitionsAsync(MetricStorage.Rollup1h, hours, cancellationToken);
 
-        long minuteRows, hourRows;
-        await using (var rollMinutes = new NpgsqlCommand("""
-            insert into metric_rollup_1m (series_id, bucket, min, max, sum, count, last)
-            select m.series_id, d.b, min(m.value), max(m.value), sum(m.value), count(*), (array_agg(m.value order by m.ts desc))[1]
-            from unnest($1::timestamptz[]) as d(b)
-            join metric_samples m on m.ts >= d.b and m.ts < d.b + interval '1 minute'
-            where m.ts >= $2 and m.ts < $3
-            group by m.series_id, d.b
-            on conflict (series_id, bucket) do update
-              set min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count, last = excluded.last
-            """, connection, tx))
+        // Contiguous runs of dirty minutes (hours), each recomputed by one range scan: the current minute and a late
+        // spool's old ones are two short scans, not one scan of everything between them.
+        long minuteRows = 0, hourRows = 0;
+        foreach (var (from, to) in Runs(minutes, TimeSpan.FromMinutes(1)))
         {
-            rollMinutes.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = minutes.ToArray() });
-            rollMinutes.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = minutes[0] });
-            rollMinutes.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = minutes[^1].AddMinutes(1) });
-            minuteRows = await rollMinutes.ExecuteNonQueryAsync(cancellationToken);
+            await using var rollMinutes = new NpgsqlCommand("""
+                insert into metric_rollup_1m (series_id, bucket, min, max, sum, count, last)
+                select series_id, date_bin('1 minute', ts, timestamptz '1970-01-01 00:00:00+00'), min(value), max(value), sum(value), count(*),
+                       (array_agg(value order by ts desc))[1]
+                from metric_samples where ts >= $1 and ts < $2
+                group by 1, 2
+                on conflict (series_id, bucket) do update
+                  set min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count, last = excluded.last
+                """, connection, tx);
+            rollMinutes.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from });
+            rollMinutes.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = to });
+            minuteRows += await rollMinutes.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await using (var rollHours = new NpgsqlCommand("""
-            insert into metric_rollup_1h (series_id, bucket, min, max, sum, count, last)
-            select r.series_id, d.b, min(r.min), max(r.max), sum(r.sum), sum(r.count), (array_agg(r.last order by r.bucket desc))[1]
-            from unnest($1::timestamptz[]) as d(b)
-            join metric_rollup_1m r on r.bucket >= d.b and r.bucket < d.b + interval '1 hour'
-            where r.bucket >= $2 and r.bucket < $3
-            group by r.series_id, d.b
-            on conflict (series_id, bucket) do update
-              set min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count, last = excluded.last
-            """, connection, tx))
+        foreach (var (from, to) in Runs(hours, TimeSpan.FromHours(1)))
         {
-            rollHours.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = hours });
-            rollHours.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = hours.Min() });
-            rollHours.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = hours.Max().AddHours(1) });
-            hourRows = await rollHours.ExecuteNonQueryAsync(cancellationToken);
+            await using var rollHours = new NpgsqlCommand("""
+                insert into metric_rollup_1h (series_id, bucket, min, max, sum, count, last)
+                select series_id, date_bin('1 hour', bucket, timestamptz '1970-01-01 00:00:00+00'), min(min), max(max), sum(sum), sum(count),
+                       (array_agg(last order by bucket desc))[1]
+                from metric_rollup_1m where bucket >= $1 and bucket < $2
+                group by 1, 2
+                on conflict (series_id, bucket) do update
+                  set min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count, last = excluded.last
+                """, connection, tx);
+            rollHours.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from });
+            rollHours.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = to });
+            hourRows += await rollHours.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await tx.CommitAsync(cancellationToken);
         return new RollupReport(batches, minutes.Count, hours.Length, minuteRows, hourRows);
+    }
+
+    /// <summary>Sorted bucket starts merged into [from, to) ranges of adjacent buckets.</summary>
+    internal static List<(DateTimeOffset From, DateTimeOffset To)> Runs(IEnumerable<DateTimeOffset> starts, TimeSpan width)
+    {
+        var runs = new List<(DateTimeOffset From, DateTimeOffset To)>();
+        foreach (var start in starts.Distinct().Order())
+        {
+            if (runs.Count > 0 && runs[^1].To == start)
+                runs[^1] = (runs[^1].From, start + width);
+            else
+                runs.Add((start, start + width));
+        }
+
+        return runs;
     }
 }

@@ -45,6 +45,14 @@ public sealed class MetricStoreTests : IAsyncLifetime
         Assert.Equal(0, idle.Batches);
     }
 
+    [Fact]
+    public void DirtyMinutes_MergeIntoContiguousRuns()
+    {
+        var t = MonitoringFixture.Start;
+        var runs = MetricRollups.Runs([t.AddMinutes(5), t, t.AddMinutes(1), t.AddMinutes(1), t.AddDays(-3)], TimeSpan.FromMinutes(1));
+        Assert.Equal([(t.AddDays(-3), t.AddDays(-3).AddMinutes(1)), (t, t.AddMinutes(2)), (t.AddMinutes(5), t.AddMinutes(6))], runs);
+    }
+
     private async Task<(double, double, double, long, double)> MinuteAsync(DateTimeOffset bucket) => await RollupAsync("metric_rollup_1m", bucket);
 
     private async Task<(double, double, double, long, double)> HourAsync(DateTimeOffset bucket) => await RollupAsync("metric_rollup_1h", bucket);
