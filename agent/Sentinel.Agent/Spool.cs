@@ -4,13 +4,17 @@ namespace Sentinel.Agent;
 
 /// <summary>
 /// The durable, bounded disk spool: one file per batch, named by its sequence number, written to a temporary name,
-/// flushed to disk and renamed (a crash leaves a whole batch or none). The next sequence number is recovered from the
-/// files and a small state file, so it never repeats across restarts. When the spool is over its byte bound the oldest
+/// flushed to disk and renamed (a crash leaves a whole batch or none). Sequence numbers are reserved on disk a block at a
+/// time (the state file holds the highest number that may have been used), so they never repeat across restarts or
+/// crashes — a crash skips the rest of a block, and gaps are harmless — for one fsync per block instead of per batch. When the spool is over its byte bound the oldest
 /// batches are dropped and counted. The collector only ever writes here; the sender reads and deletes.
 /// </summary>
 internal sealed class Spool
 {
     private const string Extension = ".batch";
+
+    /// <summary>Sequence numbers reserved per state-file write.</summary>
+    public const int SequenceBlock = 64;
     private readonly string _directory;
     private readonly long _maxBytes;
     private readonly string _statePath;
@@ -18,6 +22,7 @@ internal sealed class Spool
     private readonly SortedDictionary<long, long> _files = []; // seq → bytes
     private long _bytes;
     private long _lastSeq;
+    private long _reservedUpTo;
 
     public Spool(string directory, long maxBytes)
     {
@@ -39,7 +44,8 @@ internal sealed class Spool
         }
 
         if (File.Exists(_statePath) && long.TryParse(File.ReadAllText(_statePath).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var saved))
-            _lastSeq = Math.Max(_lastSeq, saved);
+            _lastSeq = Math.Max(_lastSeq, saved); // numbers up to the reservation may have been used: start after it
+        _reservedUpTo = _lastSeq;
     }
 
     /// <summary>Batches dropped because the spool was full (since start).</summary>
@@ -63,13 +69,18 @@ internal sealed class Spool
         }
     }
 
-    /// <summary>The next sequence number, persisted before it is used.</summary>
+    /// <summary>The next sequence number; its reservation is on disk before it is used.</summary>
     public long NextSequence()
     {
         lock (_lock)
         {
             _lastSeq++;
-            WriteDurably(_statePath, System.Text.Encoding.ASCII.GetBytes(_lastSeq.ToString(CultureInfo.InvariantCulture)));
+            if (_lastSeq > _reservedUpTo)
+            {
+                _reservedUpTo = _lastSeq + SequenceBlock - 1;
+                WriteDurably(_statePath, System.Text.Encoding.ASCII.GetBytes(_reservedUpTo.ToString(CultureInfo.InvariantCulture)));
+            }
+
             return _lastSeq;
         }
     }

@@ -113,6 +113,8 @@ internal static class AgentBenchmark
             Console.WriteLine($"  {"sentinel-agent (trimmed single-file)",-44} {agentCpu,8:F3} {agentRss.Max(),12:F1} {agentRss.Average(),12:F1}");
             Console.WriteLine($"  {"prometheus-node-exporter (baseline)",-44} {exporterCpu,8:F3} {exporterRss.Max(),12:F1} {exporterRss.Average(),12:F1}");
             Console.WriteLine($"  batches stored from the agent: last seq {lastSeq}");
+            // utime/stime count 1/100 s ticks: over the window one tick is this many percent of a core.
+            Console.WriteLine($"  CPU resolution: one clock tick = {1.0 / seconds:F4} % of a core over the window");
             Console.WriteLine($"  ratio CPU agent/node_exporter: {agentCpu / exporterCpu:F2}   goal <= 1.00 -> {(agentCpu <= exporterCpu ? "met" : "NOT met")}");
             Console.WriteLine($"  agent RSS peak {agentRss.Max():F1} MB (node_exporter {exporterRss.Max():F1} MB, ratio {agentRss.Max() / exporterRss.Max():F2})   goal <= 30 MB -> {(agentRss.Max() <= 30 ? "met" : "NOT met")}");
             Console.WriteLine();
