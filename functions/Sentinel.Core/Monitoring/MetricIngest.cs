@@ -36,6 +36,19 @@ internal sealed class MetricIngest(
 {
     public const string FunctionName = "ingest-metrics";
 
+    private long _stored;
+    private long _duplicates;
+    private long _rejected;
+    private long _samples;
+    private long _lastStoredTicks;
+
+    /// <summary>Batches stored by this instance since start.</summary>
+    public long Stored => Interlocked.Read(ref _stored);
+    public long Duplicates => Interlocked.Read(ref _duplicates);
+    public long Rejected => Interlocked.Read(ref _rejected);
+    public long Samples => Interlocked.Read(ref _samples);
+    public DateTimeOffset? LastStoredAt => Interlocked.Read(ref _lastStoredTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
+
     public async Task<IngestReport> IngestAsync(IReadOnlyList<MetricEvent> events, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
@@ -91,6 +104,12 @@ internal sealed class MetricIngest(
         foreach (var (e, tenant, reason) in rejected)
             await RejectedEventStore.RecordAsync(connection, tx, tenant, FunctionName, e.Source, reason, e.Body, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        Interlocked.Add(ref _stored, stored);
+        Interlocked.Add(ref _duplicates, duplicates);
+        Interlocked.Add(ref _rejected, rejected.Count);
+        Interlocked.Add(ref _samples, samples);
+        if (stored > 0)
+            Interlocked.Exchange(ref _lastStoredTicks, now.UtcTicks);
         return new IngestReport(stored, duplicates, rejected.Count, samples, rejected.Select(r => r.Reason).ToList());
     }
 

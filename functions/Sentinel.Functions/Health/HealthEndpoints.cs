@@ -6,6 +6,7 @@ using Sentinel.Core.RateLimiting;
 using Sentinel.Core.RequestLog;
 using Sentinel.Core.Storage;
 using Sentinel.Core.Storage.Tables;
+using Sentinel.Core.Monitoring;
 using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Hosting;
 using Sentinel.Functions.Http;
@@ -16,7 +17,12 @@ namespace Sentinel.Functions.Health;
 internal sealed record DependencyHealth(string Name, string Status, double LatencyMs, string? Error);
 
 /// <summary>The whole answer of <c>GET /api/health</c>.</summary>
-internal sealed record HealthReport(string Status, IReadOnlyList<DependencyHealth> Dependencies, IReadOnlyList<string> Down, GatewayHealth? Gateway = null);
+internal sealed record HealthReport(string Status, IReadOnlyList<DependencyHealth> Dependencies, IReadOnlyList<string> Down, GatewayHealth? Gateway = null,
+    IngestHealth? Ingest = null);
+
+/// <summary>This instance's metric ingest since it started: batches stored, duplicates, rejected, samples, the last
+/// stored batch's time, and the series the catalogue has cached.</summary>
+internal sealed record IngestHealth(long Batches, long Duplicates, long Rejected, long Samples, DateTimeOffset? LastStoredAt, int SeriesCached);
 
 /// <summary>
 /// The gateway's own state: where rate-limit decisions are made (<c>redis</c>, or <c>in-process</c> while failing
@@ -87,17 +93,19 @@ internal static class HealthEndpoints
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api");
-        api.MapGet("/health", async (DependencyChecks checks, RateLimiter limiter, RequestLogWriter log, HttpContext http, CancellationToken ct) =>
+        api.MapGet("/health", async (DependencyChecks checks, RateLimiter limiter, RequestLogWriter log, MetricIngest ingest, SeriesCatalogue series,
+            HttpContext http, CancellationToken ct) =>
         {
             var report = await checks.CheckAsync(ct) with
             {
                 Gateway = new GatewayHealth(limiter.IsDegraded ? "in-process" : "redis", limiter.DegradedSince, limiter.FailOpenDecisions, limiter.FailOpenEpisodes,
                     log.Pending, log.Written, log.Dropped, log.FailedBatches),
+                Ingest = new IngestHealth(ingest.Stored, ingest.Duplicates, ingest.Rejected, ingest.Samples, ingest.LastStoredAt, series.Cached),
             };
             http.Response.Headers.CacheControl = "no-store";
             return TypedResults.Json(report, ApiJsonContext.Default.HealthReport,
                 statusCode: report.Down.Count == 0 ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).Anonymous().WithTags("health").WithSummary("Dependencies up or down with latencies (503 naming what is down), and the gateway's fail-open state.")
+        }).Anonymous().WithTags("health").WithSummary("Dependencies up or down with latencies (503 naming what is down), the gateway's fail-open state, and this instance's metric ingest.")
           .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/version", (HostInfo info) => TypedResults.Json(new VersionInfo(
             "sentinel-functions",

@@ -98,6 +98,13 @@ public sealed class MetricsPipelineTests
         // In order: each batch's collection time is 10 s after the one before it.
         Assert.Equal(30, await db.ScalarAsync($"select count(*) from (select collected_at - lag(collected_at) over (order by seq) as d from metric_batches where agent_id = '{id}') x where d = interval '10 seconds'"));
 
+        var (_, health, _) = await host.Client.SendAsync(HttpMethod.Get, "/api/health");
+        var ingest = health.GetProperty("ingest");
+        Assert.Equal(31, ingest.GetProperty("batches").GetInt64());
+        Assert.Equal(0, ingest.GetProperty("rejected").GetInt64());
+        Assert.True(ingest.GetProperty("samples").GetInt64() > 31 * 20);
+        Assert.NotEqual(JsonValueKind.Null, ingest.GetProperty("lastStoredAt").ValueKind);
+
         var (_, agents, _) = await host.Client.SendAsync(HttpMethod.Get, "/api/agents", null, GatewayClient.Bearer(token));
         var agent = Assert.Single(agents.GetProperty("agents").EnumerateArray());
         Assert.Equal("online", agent.GetProperty("status").GetString());
