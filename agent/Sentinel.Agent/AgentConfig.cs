@@ -32,8 +32,20 @@ internal sealed class AgentConfig
     /// <summary>Instead of a SAS key: a file holding a Microsoft Entra access token for https://eventhubs.azure.net/, re-read before each send.</summary>
     public string? BearerTokenFile { get; set; }
 
-    /// <summary>The Event Hubs namespace endpoint when authenticating with <see cref="BearerTokenFile"/> (no connection string).</summary>
+    /// <summary>Instead of a key: a Microsoft Entra token from the Azure Instance Metadata Service (the VM's managed identity).</summary>
+    public bool ManagedIdentity { get; set; }
+
+    /// <summary>The client id of a user-assigned managed identity; the system-assigned one when empty.</summary>
+    public string? ManagedIdentityClientId { get; set; }
+
+    /// <summary>The IMDS token endpoint. Default <c>http://169.254.169.254/metadata/identity/oauth2/token</c>.</summary>
+    public string ImdsEndpoint { get; set; } = "http://169.254.169.254/metadata/identity/oauth2/token";
+
+    /// <summary>The Event Hubs namespace endpoint when authenticating with an Entra token (no connection string).</summary>
     public string? Endpoint { get; set; }
+
+    /// <summary>True when the agent authenticates with an Entra token (a file or the managed identity) instead of a SAS key.</summary>
+    public bool UsesEntra => BearerTokenFile is not null || ManagedIdentity;
 
     public string Hub { get; set; } = "agent-metrics";
     public int IntervalSeconds { get; set; } = 10;
@@ -63,6 +75,9 @@ internal sealed class AgentConfig
         config.Key = Env("KEY") ?? config.Key;
         config.Connection = Env("CONNECTION") ?? config.Connection;
         config.BearerTokenFile = Env("BEARER_TOKEN_FILE") ?? config.BearerTokenFile;
+        config.ManagedIdentityClientId = Env("MANAGED_IDENTITY_CLIENT_ID") ?? config.ManagedIdentityClientId;
+        if (Env("MANAGED_IDENTITY") is { } mi)
+            config.ManagedIdentity = bool.Parse(mi);
         config.Endpoint = Env("ENDPOINT") ?? config.Endpoint;
         config.Hub = Env("HUB") ?? config.Hub;
         config.SpoolDirectory = Env("SPOOL_DIRECTORY") ?? config.SpoolDirectory;
@@ -87,10 +102,12 @@ internal sealed class AgentConfig
             return "key is missing or not an agent key (43 base64url characters).";
         if (KeyVersion < 1)
             return "keyVersion must be 1 or more.";
-        if (BearerTokenFile is null && !EventHubsConnectionString.TryParse(Connection, out _))
+        if (!UsesEntra && !EventHubsConnectionString.TryParse(Connection, out _))
             return "connection is not an Event Hubs connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…).";
-        if (BearerTokenFile is not null && !Uri.TryCreate(Endpoint, UriKind.Absolute, out _))
-            return "endpoint (https://{namespace}.servicebus.windows.net/) is required with bearerTokenFile.";
+        if (UsesEntra && !Uri.TryCreate(Endpoint, UriKind.Absolute, out _))
+            return "endpoint (https://{namespace}.servicebus.windows.net/) is required with bearerTokenFile or managedIdentity.";
+        if (ManagedIdentity && !Uri.TryCreate(ImdsEndpoint, UriKind.Absolute, out _))
+            return "imdsEndpoint is not a URL.";
         if (string.IsNullOrWhiteSpace(Hub))
             return "hub is required.";
         if (IntervalSeconds is < 1 or > 3600)

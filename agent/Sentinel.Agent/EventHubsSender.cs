@@ -47,7 +47,7 @@ internal sealed class EventHubsSender : IDisposable
         _log = log;
         AgentSignature.TryDecodeKey(config.Key, out _key);
         Uri endpoint;
-        if (config.BearerTokenFile is null)
+        if (!config.UsesEntra)
         {
             if (!EventHubsConnectionString.TryParse(config.Connection, out _connection))
                 throw new ArgumentException("connection is not an Event Hubs connection string.");
@@ -121,15 +121,16 @@ internal sealed class EventHubsSender : IDisposable
 
         using var request = new HttpRequestMessage(HttpMethod.Post, _messages) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/vnd.microsoft.servicebus.json");
-        request.Headers.TryAddWithoutValidation("Authorization", await AuthorizationAsync(cancellationToken));
         HttpResponseMessage response;
         try
         {
+            request.Headers.TryAddWithoutValidation("Authorization", await AuthorizationAsync(cancellationToken));
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(TimeSpan.FromSeconds(60));
             response = await _http.SendAsync(request, timeout.Token);
         }
-        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException && !cancellationToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException or IOException or JsonException or KeyNotFoundException
+                                       && !cancellationToken.IsCancellationRequested)
         {
             // The service may have stored it anyway: re-sending is safe, ingest stores each (agent, seq) once.
             return Failed("send failed: " + ex.Message, null);
@@ -226,11 +227,45 @@ internal sealed class EventHubsSender : IDisposable
         return included == 0 ? ([], 0) : ([.. buffer.ToArray(), (byte)']'], included);
     }
 
+    private string? _imdsToken;
+    private DateTimeOffset _imdsTokenRefreshAt;
+
     private async Task<string> AuthorizationAsync(CancellationToken cancellationToken)
     {
         if (_config.BearerTokenFile is { } file)
             return "Bearer " + (await File.ReadAllTextAsync(file, cancellationToken)).Trim();
+        if (_config.ManagedIdentity)
+            return "Bearer " + await ManagedIdentityTokenAsync(cancellationToken);
         return SharedAccessSignature.Create(_entity, _connection!.KeyName, _connection.Key, _time.GetUtcNow().AddMinutes(30));
+    }
+
+    /// <summary>
+    /// A token for https://eventhubs.azure.net/ from the Azure Instance Metadata Service (the VM's managed identity; the
+    /// identity needs the Azure Event Hubs Data Sender role), cached until 5 minutes before it expires. A failure is an
+    /// <see cref="HttpRequestException"/>: the send is retried with backoff like any network error.
+    /// </summary>
+    private async Task<string> ManagedIdentityTokenAsync(CancellationToken cancellationToken)
+    {
+        if (_imdsToken is { } cached && _time.GetUtcNow() < _imdsTokenRefreshAt)
+            return cached;
+        var query = "api-version=2018-02-01&resource=" + Uri.EscapeDataString("https://eventhubs.azure.net/")
+                    + (string.IsNullOrEmpty(_config.ManagedIdentityClientId) ? "" : "&client_id=" + Uri.EscapeDataString(_config.ManagedIdentityClientId));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(_config.ImdsEndpoint + "?" + query));
+        request.Headers.TryAddWithoutValidation("Metadata", "true");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        using var response = await _http.SendAsync(request, timeout.Token);
+        if (!response.IsSuccessStatusCode)
+            throw new HttpRequestException($"the instance metadata service answered {(int)response.StatusCode} for a managed identity token");
+        using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync(cancellationToken));
+        var token = doc.RootElement.GetProperty("access_token").GetString()
+                    ?? throw new HttpRequestException("the instance metadata service returned no access_token");
+        var expiresOn = doc.RootElement.TryGetProperty("expires_on", out var e) && long.TryParse(e.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var unix)
+            ? DateTimeOffset.FromUnixTimeSeconds(unix)
+            : _time.GetUtcNow().AddMinutes(10);
+        _imdsToken = token;
+        _imdsTokenRefreshAt = expiresOn.AddMinutes(-5);
+        return token;
     }
 
     public void Dispose() => _signal.Dispose();

@@ -42,7 +42,7 @@ public sealed class SpoolAndSenderTests : IDisposable
     {
         private readonly HttpListener _listener = new();
 
-        public Receiver(Func<int, (int Status, string? RetryAfter)> answer)
+        public Receiver(Func<int, (int Status, string? RetryAfter)> answer, string? body = null)
         {
             Port = int.Parse(Sentinel.TestSupport.TestServers.ClosedPort().Split(':')[1], System.Globalization.CultureInfo.InvariantCulture);
             _listener.Prefixes.Add($"http://127.0.0.1:{Port}/");
@@ -62,13 +62,19 @@ public sealed class SpoolAndSenderTests : IDisposable
                     }
 
                     using var reader = new StreamReader(context.Request.InputStream);
-                    var body = await reader.ReadToEndAsync();
+                    var requestBody = await reader.ReadToEndAsync();
                     lock (Requests)
-                        Requests.Add((context.Request.Url!.PathAndQuery, context.Request.Headers["Authorization"]!, context.Request.ContentType!, body));
+                        Requests.Add((context.Request.Url!.PathAndQuery, context.Request.Headers["Authorization"] ?? context.Request.Headers["Metadata"] ?? "", context.Request.ContentType ?? "", requestBody));
                     var (status, retryAfter) = answer(Requests.Count);
                     context.Response.StatusCode = status;
                     if (retryAfter is not null)
                         context.Response.Headers["Retry-After"] = retryAfter;
+                    if (body is not null)
+                    {
+                        context.Response.ContentType = "application/json";
+                        await context.Response.OutputStream.WriteAsync(Encoding.UTF8.GetBytes(body));
+                    }
+
                     context.Response.Close();
                 }
             });
@@ -209,6 +215,51 @@ public sealed class SpoolAndSenderTests : IDisposable
         var bad = Installer.Run(["--agent", "agent1", "--key", "short", "--config", Path.Combine(root, "bad.json"), "--no-start"], new StringWriter());
         Assert.Equal(2, bad);
         Assert.False(File.Exists(Path.Combine(root, "bad.json")));
+    }
+
+    [Fact]
+    public async Task ManagedIdentity_TokenFromInstanceMetadata_CachedAcrossSends()
+    {
+        var expires = TimeProvider.System.GetUtcNow().AddHours(1).ToUnixTimeSeconds();
+        using var imds = new Receiver(_ => (200, null), $$"""{"access_token":"entra-token-1","expires_on":"{{expires}}","resource":"https://eventhubs.azure.net/"}""");
+        using var hub = new Receiver(_ => (201, null));
+        var config = new AgentConfig
+        {
+            AgentId = "agent1", Key = AgentSignature.EncodeKey(new byte[32]), KeyVersion = 1, Hub = "agent-metrics", SpoolDirectory = _dir,
+            ManagedIdentity = true, ManagedIdentityClientId = "11111111-2222-3333-4444-555555555555",
+            ImdsEndpoint = $"http://127.0.0.1:{imds.Port}/metadata/identity/oauth2/token", Endpoint = $"http://127.0.0.1:{hub.Port}/",
+        };
+        Assert.Null(config.Validate());
+        using (var runner = new AgentRunner(config, TimeProvider.System, _ => { }))
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                await runner.CollectOnceAsync(CancellationToken.None);
+                Assert.Null(await runner.Sender!.SendOnceAsync(CancellationToken.None));
+            }
+        }
+
+        Assert.Equal(["Bearer entra-token-1", "Bearer entra-token-1"], hub.Requests.Select(r => r.Authorization));
+        var (path, metadata, _, _) = Assert.Single(imds.Requests); // cached: asked once
+        Assert.Equal("true", metadata);
+        Assert.Contains("resource=https%3A%2F%2Feventhubs.azure.net%2F", path, StringComparison.Ordinal);
+        Assert.Contains("client_id=11111111-2222-3333-4444-555555555555", path, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ManagedIdentity_MetadataServiceDown_IsARetryNotACrash()
+    {
+        using var imds = new Receiver(_ => (500, null));
+        var config = new AgentConfig
+        {
+            AgentId = "agent1", Key = AgentSignature.EncodeKey(new byte[32]), KeyVersion = 1, Hub = "agent-metrics", SpoolDirectory = _dir,
+            ManagedIdentity = true, ImdsEndpoint = $"http://127.0.0.1:{imds.Port}/token", Endpoint = "http://127.0.0.1:1/",
+        };
+        using var runner = new AgentRunner(config, TimeProvider.System, _ => { });
+        await runner.CollectOnceAsync(CancellationToken.None);
+        Assert.NotNull(await runner.Sender!.SendOnceAsync(CancellationToken.None));
+        Assert.Contains("metadata", runner.Health.LastError, StringComparison.Ordinal);
+        Assert.Equal(1, runner.Spool.Count);
     }
 
     [Fact]
