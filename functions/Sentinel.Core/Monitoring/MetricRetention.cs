@@ -3,13 +3,14 @@ using Npgsql;
 namespace Sentinel.Core.Monitoring;
 
 /// <summary>What one retention run did.</summary>
-internal sealed record MetricRetentionReport(IReadOnlyList<string> Created, IReadOnlyList<string> Dropped, long LedgerRowsDeleted);
+internal sealed record MetricRetentionReport(IReadOnlyList<string> Created, IReadOnlyList<string> Dropped, long LedgerRowsDeleted, long RejectedEventsDeleted = 0);
 
 /// <summary>
 /// Metric retention: drops whole partitions (or, on TimescaleDB, chunks with <c>drop_chunks</c>, which the Apache-2
 /// edition has) of raw samples past <see cref="MonitoringOptions.RawRetention"/> and of roll-ups past
 /// <see cref="MonitoringOptions.RollupRetention"/>, deletes the batch ledger's old rows, and creates the coming
-/// partitions ahead (samples: today and two days on; roll-ups: this month and the next). Never a row-by-row delete of samples.
+/// partitions ahead (samples: today and two days on; roll-ups: this month and the next), and purges <c>rejected_events</c>
+/// past raw retention (a misbehaving agent must not grow it for ever). Never a row-by-row delete of samples.
 /// </summary>
 internal sealed class MetricRetention(NpgsqlDataSource dataSource, MetricStorage storage, MonitoringOptions options, TimeProvider time)
 {
@@ -59,6 +60,9 @@ internal sealed class MetricRetention(NpgsqlDataSource dataSource, MetricStorage
         await using var ledger = dataSource.CreateCommand("delete from metric_batches where received_at < $1 and collected_at < $1");
         ledger.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = rawCutoff });
         var deleted = await ledger.ExecuteNonQueryAsync(cancellationToken);
-        return new MetricRetentionReport(created, dropped, deleted);
+        await using var rejected = dataSource.CreateCommand("delete from rejected_events where received_at < $1");
+        rejected.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = rawCutoff });
+        var rejectedDeleted = await rejected.ExecuteNonQueryAsync(cancellationToken);
+        return new MetricRetentionReport(created, dropped, deleted, rejectedDeleted);
     }
 }

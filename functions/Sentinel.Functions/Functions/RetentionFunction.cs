@@ -23,7 +23,7 @@ internal sealed partial class RetentionFunction(RequestLogRetention requestLog, 
             LogMetricRetention(logger, metricReport.Created.Count, metricReport.Dropped.Count, metricReport.LedgerRowsDeleted);
         return InvocationResult.Ok(string.Create(CultureInfo.InvariantCulture,
             $"request_log: created {report.Created.Count} partition(s) [{string.Join(", ", report.Created)}], dropped {report.Dropped.Count} [{string.Join(", ", report.Dropped)}], deleted {report.DefaultRowsDeleted} old default rows; " +
-            $"metrics: created {metricReport.Created.Count} [{string.Join(", ", metricReport.Created)}], dropped {metricReport.Dropped.Count} [{string.Join(", ", metricReport.Dropped)}], {metricReport.LedgerRowsDeleted} ledger rows deleted"));
+            $"metrics: created {metricReport.Created.Count} [{string.Join(", ", metricReport.Created)}], dropped {metricReport.Dropped.Count} [{string.Join(", ", metricReport.Dropped)}], {metricReport.LedgerRowsDeleted} ledger rows and {metricReport.RejectedEventsDeleted} rejected events deleted"));
     }
 
     [LoggerMessage(EventId = 5201, Level = LogLevel.Information, Message = "Request log retention: {Created} partition(s) created, {Dropped} dropped, {Deleted} old rows deleted from the default partition")]

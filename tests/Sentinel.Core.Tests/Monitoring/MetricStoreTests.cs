@@ -78,6 +78,14 @@ public sealed class MetricStoreTests : IAsyncLifetime
         await StoreAsync(agent, 3, old.AddDays(31), ("cpu.usage", 3, []));
         await _f.Rollups.RunAsync(CancellationToken.None);
 
+        await using (var rejected = _f.Db.DataSource.CreateCommand(
+            "insert into rejected_events (function, source, reason, received_at) values ('ingest-metrics', 'old', 'forged', $1), ('ingest-metrics', 'new', 'forged', $2)"))
+        {
+            rejected.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = old });
+            rejected.Parameters.Add(new Npgsql.NpgsqlParameter<DateTimeOffset> { TypedValue = old.AddDays(30) });
+            await rejected.ExecuteNonQueryAsync();
+        }
+
         var report = await _f.Retention.RunAsync(CancellationToken.None); // now = old + 31 d: raw retention 30 d
 
         Assert.Equal(["metric_samples_p20261122"], report.Dropped);
@@ -86,6 +94,8 @@ public sealed class MetricStoreTests : IAsyncLifetime
         Assert.Contains("metric_rollup_1m_p202701", report.Created);          // next month
         Assert.Equal(3, await _f.CountAsync("select count(*) from metric_rollup_1m"));  // roll-ups keep 400 days
         Assert.Equal(1, report.LedgerRowsDeleted);
+        Assert.Equal(1, report.RejectedEventsDeleted);
+        Assert.Equal(1, await _f.CountAsync("select count(*) from rejected_events where source = 'new'"));
 
         var again = await _f.Retention.RunAsync(CancellationToken.None);
         Assert.Empty(again.Dropped);
