@@ -24,43 +24,15 @@ internal static class AgentBenchmark
         if (!File.Exists(NodeExporter))
             throw new FileNotFoundException($"{NodeExporter} is missing: .ci/stack install-bench installs it.");
 
-        var port = Bench.FreePort();
-        var keys = Directory.CreateTempSubdirectory("sentinel-bench-keys-");
         var spool = Directory.CreateTempSubdirectory("sentinel-bench-spool-");
-        var isolation = Guid.NewGuid().ToString("N")[..10];
-        const string eventHubKey = "bench-event-hub-key-0123456789";
-        var environment = new Dictionary<string, string>
-        {
-            ["ConnectionStrings__Postgres"] = Bench.Env("ConnectionStrings__Postgres"),
-            ["ConnectionStrings__Redis"] = Bench.Env("ConnectionStrings__Redis"),
-            ["ConnectionStrings__Tables"] = Bench.Env("ConnectionStrings__Tables"),
-            ["Standalone__EventHubKey"] = eventHubKey,
-            ["Identity__SigningKeyDirectory"] = keys.FullName,
-            ["Identity__TablePrefix"] = "bench" + isolation,
-            ["Redis__KeyPrefix"] = $"bench:{isolation}:",
-            ["Monitoring__AgentKeySecret"] = "bench-agent-master-secret-0123456789abcdef",
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        using (var migrate = Bench.Start("dotnet", [handlerDll, "migrate"], environment))
-        {
-            await migrate.WaitForExitAsync();
-            if (migrate.ExitCode != 0)
-                throw new InvalidOperationException("migrate failed");
-        }
-
-        var handler = Bench.Start("dotnet", [handlerDll, "serve", "--standalone", "--urls", $"http://127.0.0.1:{port}"], environment);
+        var handler = await Bench.StartHandlerAsync(handlerDll, migrate: true);
         Process? agent = null;
         Process? exporter = null;
         try
         {
-            var root = new Uri($"http://127.0.0.1:{port}");
-            await Bench.WaitForAsync(new Uri(root, "/api/version"), TimeSpan.FromSeconds(60));
-            using var client = new HttpClient { BaseAddress = root };
-            using var signup = await client.PostAsJsonAsync("/api/auth/signup", new { tenantName = "bench", email = $"bench-{isolation}@example.com", password = "benchmark password" });
-            signup.EnsureSuccessStatusCode();
-            var token = JsonDocument.Parse(await signup.Content.ReadAsStringAsync()).RootElement.GetProperty("access_token").GetString()!;
-            client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", "Bearer " + token);
-            using var register = await client.PostAsJsonAsync("/api/agents", new { name = "bench-" + isolation });
+            using var client = new HttpClient { BaseAddress = handler.Root };
+            client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", "Bearer " + await handler.SignupAsync());
+            using var register = await client.PostAsJsonAsync("/api/agents", new { name = "bench-agent" });
             register.EnsureSuccessStatusCode();
             var created = JsonDocument.Parse(await register.Content.ReadAsStringAsync()).RootElement;
 
@@ -70,7 +42,7 @@ internal static class AgentBenchmark
                 ["SENTINEL_AGENT_AGENT_ID"] = created.GetProperty("agent").GetProperty("id").GetString()!,
                 ["SENTINEL_AGENT_KEY"] = created.GetProperty("key").GetString()!,
                 ["SENTINEL_AGENT_KEY_VERSION"] = "1",
-                ["SENTINEL_AGENT_CONNECTION"] = $"Endpoint=sb://127.0.0.1:{port}/;SharedAccessKeyName=agent-send;SharedAccessKey={eventHubKey}",
+                ["SENTINEL_AGENT_CONNECTION"] = $"Endpoint=sb://127.0.0.1:{handler.Root.Port}/;SharedAccessKeyName=agent-send;SharedAccessKey={Bench.EventHubKey}",
                 ["SENTINEL_AGENT_INTERVAL_SECONDS"] = ((int)Interval.TotalSeconds).ToString(CultureInfo.InvariantCulture),
                 ["SENTINEL_AGENT_SPOOL_DIRECTORY"] = spool.FullName,
             });
@@ -125,8 +97,7 @@ internal static class AgentBenchmark
                 await Bench.StopAsync(agent);
             if (exporter is not null)
                 await Bench.StopAsync(exporter);
-            await Bench.StopAsync(handler);
-            keys.Delete(recursive: true);
+            await handler.DisposeAsync();
             spool.Delete(recursive: true);
         }
     }

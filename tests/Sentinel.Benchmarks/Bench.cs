@@ -1,3 +1,5 @@
+using System.Net.Http.Json;
+using System.Text.Json;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -77,5 +79,67 @@ internal static class Bench
         }
 
         throw new TimeoutException($"{uri} did not answer within {timeout.TotalSeconds} s");
+    }
+
+    public const string EventHubKey = "bench-event-hub-key-0123456789";
+
+    /// <summary>
+    /// Starts <c>sentinel-functions serve --standalone</c> (framework-dependent) on a free port against the stack in the
+    /// environment, with its own table prefix, Redis prefix and signing keys; optionally applies the migrations first.
+    /// The caller stops it (<see cref="StandaloneHandler.DisposeAsync"/>).
+    /// </summary>
+    public static async Task<StandaloneHandler> StartHandlerAsync(string dll, IDictionary<string, string>? settings = null, bool migrate = false)
+    {
+        var port = FreePort();
+        var isolation = Guid.NewGuid().ToString("N")[..10];
+        var keys = Directory.CreateTempSubdirectory("sentinel-bench-keys-");
+        var environment = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__Postgres"] = Env("ConnectionStrings__Postgres"),
+            ["ConnectionStrings__Redis"] = Env("ConnectionStrings__Redis"),
+            ["ConnectionStrings__Tables"] = Env("ConnectionStrings__Tables"),
+            ["Standalone__EventHubKey"] = EventHubKey,
+            ["Identity__SigningKeyDirectory"] = keys.FullName,
+            ["Identity__TablePrefix"] = "bench" + isolation,
+            ["Redis__KeyPrefix"] = $"bench:{isolation}:",
+            ["Monitoring__AgentKeySecret"] = "bench-agent-master-secret-0123456789abcdef",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        foreach (var (k, v) in settings ?? new Dictionary<string, string>())
+            environment[k] = v;
+        if (migrate)
+        {
+            using var migration = Start("dotnet", [dll, "migrate"], environment);
+            await migration.WaitForExitAsync();
+            if (migration.ExitCode != 0)
+                throw new InvalidOperationException("migrate failed");
+        }
+
+        var process = Start("dotnet", [dll, "serve", "--standalone", "--urls", $"http://127.0.0.1:{port}"], environment);
+        var handler = new StandaloneHandler(process, new Uri($"http://127.0.0.1:{port}"), isolation, keys);
+        await WaitForAsync(new Uri(handler.Root, "/api/version"), TimeSpan.FromSeconds(60));
+        return handler;
+    }
+}
+
+/// <summary>A running standalone handler started by <see cref="Bench.StartHandlerAsync"/>.</summary>
+internal sealed class StandaloneHandler(Process process, Uri root, string isolation, DirectoryInfo keys) : IAsyncDisposable
+{
+    public Uri Root { get; } = root;
+
+    /// <summary>Signs up a new tenant and returns its owner's access token.</summary>
+    public async Task<string> SignupAsync()
+    {
+        using var client = new HttpClient { BaseAddress = Root };
+        using var signup = await client.PostAsJsonAsync("/api/auth/signup", new { tenantName = "bench", email = $"bench-{isolation}@example.com", password = "benchmark password" });
+        signup.EnsureSuccessStatusCode();
+        using var doc = JsonDocument.Parse(await signup.Content.ReadAsStringAsync());
+        return doc.RootElement.GetProperty("access_token").GetString()!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Bench.StopAsync(process);
+        keys.Delete(recursive: true);
     }
 }

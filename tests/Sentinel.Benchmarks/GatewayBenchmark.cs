@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
-using System.Text.Json;
 
 namespace Sentinel.Benchmarks;
 
@@ -78,44 +76,17 @@ internal static class GatewayBenchmark
 
     private static async Task<Result> HandlerAsync(string dll, string name, bool rateLimit, bool log, bool anonymous = false)
     {
-        var port = Bench.FreePort();
-        var isolation = Guid.NewGuid().ToString("N")[..10];
-        var keys = Directory.CreateTempSubdirectory("sentinel-bench-keys-");
-        var env = new Dictionary<string, string>
+        await using var handler = await Bench.StartHandlerAsync(dll, new Dictionary<string, string>
         {
-            ["ConnectionStrings__Postgres"] = Bench.Env("ConnectionStrings__Postgres"),
-            ["ConnectionStrings__Redis"] = Bench.Env("ConnectionStrings__Redis"),
-            ["ConnectionStrings__Tables"] = Bench.Env("ConnectionStrings__Tables"),
-            ["Standalone__EventHubKey"] = "bench-event-hub-key-0123456789",
-            ["Identity__SigningKeyDirectory"] = keys.FullName,
-            ["Monitoring__AgentKeySecret"] = "bench-agent-master-secret-0123456789abcdef",
-            ["Identity__TablePrefix"] = "bench" + isolation,
-            ["Redis__KeyPrefix"] = $"bench:{isolation}:",
             ["RateLimiting__Enabled"] = rateLimit ? "true" : "false",
             ["RateLimiting__Policies__api__Capacity"] = "1000000000",
             ["RateLimiting__Policies__api__RefillPerSecond"] = "1000000",
             ["RequestLog__Enabled"] = log ? "true" : "false",
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        var process = Bench.Start("dotnet", [dll, "serve", "--standalone", "--urls", $"http://127.0.0.1:{port}"], env);
-        try
-        {
-            var root = new Uri($"http://127.0.0.1:{port}");
-            await Bench.WaitForAsync(new Uri(root, "/api/version"), TimeSpan.FromSeconds(60));
-            using var client = new HttpClient { BaseAddress = root };
-            using var signup = await client.PostAsJsonAsync("/api/auth/signup", new { tenantName = "bench", email = $"bench-{isolation}@example.com", password = "benchmark password" });
-            signup.EnsureSuccessStatusCode();
-            using var doc = JsonDocument.Parse(await signup.Content.ReadAsStringAsync());
-            var token = doc.RootElement.GetProperty("access_token").GetString()!;
-            return anonymous
-                ? await LoadAsync(name, new Uri(root, "/api/version"), "")
-                : await LoadAsync(name, new Uri(root, "/api/auth/session"), "Bearer " + token);
-        }
-        finally
-        {
-            await Bench.StopAsync(process);
-            keys.Delete(recursive: true);
-        }
+        });
+        var token = await handler.SignupAsync();
+        return anonymous
+            ? await LoadAsync(name, new Uri(handler.Root, "/api/version"), "")
+            : await LoadAsync(name, new Uri(handler.Root, "/api/auth/session"), "Bearer " + token);
     }
 
     private static async Task<Result> LoadAsync(string name, Uri uri, string authorization)

@@ -137,7 +137,7 @@ internal sealed class AgentRegistry(NpgsqlDataSource dataSource, MonitoringOptio
     {
         var now = time.GetTimestamp();
         var result = new Dictionary<string, AgentKeyState?>(StringComparer.Ordinal);
-        var missing = new List<string>();
+        var missing = new HashSet<string>(StringComparer.Ordinal);
         foreach (var id in agentIds)
         {
             if (result.ContainsKey(id) || missing.Contains(id))
@@ -196,8 +196,9 @@ internal sealed class AgentRegistry(NpgsqlDataSource dataSource, MonitoringOptio
         r.IsDBNull(9) ? null : r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetFieldValue<DateTimeOffset>(10),
         r.IsDBNull(11) ? null : r.GetInt64(11), r.IsDBNull(12) ? null : r.GetInt32(12),
         r.IsDBNull(13) ? null : r.GetString(13), r.IsDBNull(14) ? null : r.GetString(14),
-        JsonSerializer.Deserialize(r.GetString(15), MonitoringJsonContext.Default.DictionaryStringString) ?? []);
+        JsonSerializer.Deserialize(r.GetString(15), LabelsJsonContext.Default.DictionaryStringString) ?? []);
 }
 
+/// <summary>Labels and facts as the jsonb columns hold them.</summary>
 [System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
-internal sealed partial class MonitoringJsonContext : System.Text.Json.Serialization.JsonSerializerContext;
+internal sealed partial class LabelsJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

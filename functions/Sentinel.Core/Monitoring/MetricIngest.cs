@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -34,8 +32,6 @@ internal sealed record IngestReport(int Stored, int Duplicates, int Rejected, in
 internal sealed class MetricIngest(
     NpgsqlDataSource dataSource, AgentRegistry agents, MetricStorage storage, SeriesCatalogue series, MonitoringOptions options, TimeProvider time)
 {
-    public const string FunctionName = "ingest-metrics";
-
     private long _stored;
     private long _duplicates;
     private long _rejected;
@@ -49,7 +45,10 @@ internal sealed class MetricIngest(
     public long Samples => Interlocked.Read(ref _samples);
     public DateTimeOffset? LastStoredAt => Interlocked.Read(ref _lastStoredTicks) is var t and > 0 ? new DateTimeOffset(t, TimeSpan.Zero) : null;
 
-    public async Task<IngestReport> IngestAsync(IReadOnlyList<MetricEvent> events, CancellationToken cancellationToken)
+    /// <param name="events">The events of one invocation.</param>
+    /// <param name="function">The function they came to, as <c>rejected_events</c> records it.</param>
+    /// <param name="cancellationToken">Cancels the invocation.</param>
+    public async Task<IngestReport> IngestAsync(IReadOnlyList<MetricEvent> events, string function, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var rejected = new List<(MetricEvent Event, string? Tenant, string Reason)>();
@@ -101,8 +100,8 @@ internal sealed class MetricIngest(
             stored = fresh.Count;
         }
 
-        foreach (var (e, tenant, reason) in rejected)
-            await RejectedEventStore.RecordAsync(connection, tx, tenant, FunctionName, e.Source, reason, e.Body, cancellationToken);
+        await RejectedEventStore.RecordAsync(connection, tx,
+            rejected.Select(r => new RejectedEvent(r.Tenant, function, r.Event.Source, r.Reason, r.Event.Body)).ToList(), cancellationToken);
         await tx.CommitAsync(cancellationToken);
         Interlocked.Add(ref _stored, stored);
         Interlocked.Add(ref _duplicates, duplicates);
@@ -195,7 +194,7 @@ internal sealed class MetricIngest(
         agents.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = newest.Select(v => v.Batch.Interval).ToArray() });
         agents.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = newest.Select(v => v.Batch.Host).ToArray() });
         agents.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = newest.Select(v =>
-            v.Batch.Facts is null ? null : JsonSerializer.Serialize(new Dictionary<string, string>(v.Batch.Facts), MonitoringJsonContext.Default.DictionaryStringString)).ToArray() });
+            v.Batch.Facts is null ? null : JsonSerializer.Serialize(new Dictionary<string, string>(v.Batch.Facts), LabelsJsonContext.Default.DictionaryStringString)).ToArray() });
 
         await using var batch = new NpgsqlBatch(connection, tx) { BatchCommands = { ledger, agents } };
         var inserted = new HashSet<(string, long)>();
@@ -262,172 +261,4 @@ internal sealed class MetricIngest(
     }
 
     private sealed record Verified(MetricEvent Event, string Tenant, MetricBatch Batch, ParsedBatch Parsed, byte[] SignatureHash);
-}
-
-/// <summary>A series' identity: agent, metric name and the canonical text of its labels.</summary>
-internal readonly record struct SeriesKey(string Agent, string Name, string LabelsKey)
-{
-    public static SeriesKey Of(string agent, MetricSample sample) => new(agent, sample.Name, Canonical(sample.Labels));
-
-    /// <summary>Labels sorted by name, as "k=v" joined by U+001F (a character label values cannot usefully hold).</summary>
-    public static string Canonical(IReadOnlyDictionary<string, string>? labels)
-    {
-        if (labels is null || labels.Count == 0)
-            return "";
-        if (labels.Count == 1)
-        {
-            foreach (var (k, v) in labels)
-                return string.Concat(k, "=", v);
-        }
-
-        var names = new string[labels.Count];
-        var n = 0;
-        foreach (var k in labels.Keys)
-            names[n++] = k;
-        Array.Sort(names, StringComparer.Ordinal);
-        var sb = new StringBuilder();
-        foreach (var k in names)
-        {
-            if (sb.Length > 0)
-                sb.Append('\u001f');
-            sb.Append(k).Append('=').Append(labels[k]);
-        }
-
-        return sb.ToString();
-    }
-}
-
-/// <summary>
-/// The series catalogue: name + labels → id, cached in process. Missing series are created in their own short
-/// transaction before the batch's (a series that exists without samples is harmless; an id cached from a rolled-back
-/// transaction would not be).
-/// </summary>
-internal sealed class SeriesCatalogue
-{
-    private readonly NpgsqlDataSource _dataSource;
-    public const int MaxCached = 1_000_000;
-    private readonly ConcurrentDictionary<SeriesKey, long> _ids = new();
-    private readonly ConcurrentDictionary<string, long> _byIdentity;
-    private readonly ConcurrentDictionary<string, long>.AlternateLookup<ReadOnlySpan<char>> _lookup;
-
-    public SeriesCatalogue(NpgsqlDataSource dataSource)
-    {
-        _dataSource = dataSource;
-        _byIdentity = new ConcurrentDictionary<string, long>(StringComparer.Ordinal);
-        _lookup = _byIdentity.GetAlternateLookup<ReadOnlySpan<char>>();
-    }
-
-    public int Cached => _ids.Count;
-
-    /// <summary>The series of a raw sample identity (agent, name and labels as the batch's JSON spelled them) seen before.</summary>
-    public bool TryGetByIdentity(string agent, ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> rawLabels, out long id)
-    {
-        var length = agent.Length + 2 + rawName.Length + rawLabels.Length; // UTF-8 never has fewer bytes than UTF-16 chars
-        char[]? rented = null;
-        var buffer = length <= 512 ? stackalloc char[512] : (rented = ArrayPool<char>.Shared.Rent(length));
-        try
-        {
-            var n = Identity(buffer, agent, rawName, rawLabels);
-            return _lookup.TryGetValue(buffer[..n], out id);
-        }
-        finally
-        {
-            if (rented is not null)
-                ArrayPool<char>.Shared.Return(rented);
-        }
-    }
-
-    public static string Identity(string agent, ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> rawLabels)
-    {
-        var buffer = new char[agent.Length + 2 + rawName.Length + rawLabels.Length];
-        return new string(buffer, 0, Identity(buffer, agent, rawName, rawLabels));
-    }
-
-    private static int Identity(Span<char> buffer, string agent, ReadOnlySpan<byte> rawName, ReadOnlySpan<byte> rawLabels)
-    {
-        agent.CopyTo(buffer);
-        var n = agent.Length;
-        buffer[n++] = '\u001f';
-        n += Encoding.UTF8.GetChars(rawName, buffer[n..]);
-        buffer[n++] = '\u001f';
-        n += Encoding.UTF8.GetChars(rawLabels, buffer[n..]);
-        return n;
-    }
-
-    /// <summary>Fills the ids of the batches' pending samples, creating the series that do not exist yet, and remembers them.</summary>
-    public async Task ResolveAsync(IEnumerable<(string Tenant, ParsedBatch Batch)> batches, CancellationToken cancellationToken)
-    {
-        var list = batches.ToList();
-        var result = new Dictionary<SeriesKey, long>();
-        var missing = new Dictionary<SeriesKey, (string Tenant, IReadOnlyDictionary<string, string>? Labels)>();
-        foreach (var (tenant, batch) in list)
-        {
-            foreach (var p in batch.Pending)
-            {
-                if (result.ContainsKey(p.Key))
-                    continue;
-                if (_ids.TryGetValue(p.Key, out var id))
-                    result[p.Key] = id;
-                else
-                    missing.TryAdd(p.Key, (tenant, p.Labels));
-            }
-        }
-
-        if (missing.Count > 0)
-            await CreateAsync(missing, result, cancellationToken);
-        if (_byIdentity.Count > MaxCached)
-            _byIdentity.Clear();
-        foreach (var (_, batch) in list)
-        {
-            foreach (var p in batch.Pending)
-            {
-                var id = result[p.Key];
-                batch.Ids[p.Index] = id;
-                _byIdentity[p.Identity] = id;
-            }
-        }
-    }
-
-    private async Task CreateAsync(Dictionary<SeriesKey, (string Tenant, IReadOnlyDictionary<string, string>? Labels)> missing, Dictionary<SeriesKey, long> result,
-        CancellationToken cancellationToken)
-    {
-        if (_ids.Count + missing.Count > MaxCached)
-            _ids.Clear();
-        // Two passes at most: a series another instance created after this statement's snapshot is neither inserted
-        // nor seen by the first pass, and is by the second (a new snapshot).
-        for (var pass = 0; pass < 2 && missing.Count > 0; pass++)
-        {
-            var keys = missing.Keys.ToArray();
-            await using var command = _dataSource.CreateCommand("""
-                with wanted as (
-                    select * from unnest($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::text[]) as w(tenant_id, agent_id, name, labels, labels_key)
-                ), created as (
-                    insert into metric_series (tenant_id, agent_id, name, labels, labels_key)
-                    select tenant_id, agent_id, name, labels, labels_key from wanted
-                    on conflict (agent_id, name, labels_key) do nothing
-                    returning id, agent_id, name, labels_key
-                )
-                select id, agent_id, name, labels_key from created
-                union all
-                select s.id, s.agent_id, s.name, s.labels_key from metric_series s join wanted w using (agent_id, name, labels_key)
-                """);
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => missing[k].Tenant).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Agent).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.Name).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb, Value = keys.Select(k =>
-                JsonSerializer.Serialize(missing[k].Labels is { } l ? new Dictionary<string, string>(l) : [], MonitoringJsonContext.Default.DictionaryStringString)).ToArray() });
-            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys.Select(k => k.LabelsKey).ToArray() });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                var key = new SeriesKey(reader.GetString(1), reader.GetString(2), reader.GetString(3));
-                result[key] = reader.GetInt64(0);
-                _ids[key] = reader.GetInt64(0);
-                missing.Remove(key);
-            }
-        }
-
-        if (missing.Count > 0)
-            throw new InvalidOperationException($"{missing.Count} series could not be resolved; the batch will be retried.");
-    }
 }

@@ -107,20 +107,17 @@ internal sealed class MetricQueries(NpgsqlDataSource dataSource, MonitoringOptio
         if (series.Value.Count == 0)
             return new RangeResult(resolution, step, start, end, []);
 
-        var (timeColumn, expression) = (table == MetricStorage.Samples, agg) switch
+        // Raw samples aggregate their values; roll-ups combine their own aggregates.
+        var raw = table == MetricStorage.Samples;
+        var timeColumn = raw ? "ts" : "bucket";
+        var expression = agg switch
         {
-            (true, "avg") => ("ts", "avg(value)"),
-            (true, "min") => ("ts", "min(value)"),
-            (true, "max") => ("ts", "max(value)"),
-            (true, "sum") => ("ts", "sum(value)"),
-            (true, "count") => ("ts", "count(*)::float8"),
-            (true, _) => ("ts", "(array_agg(value order by ts desc))[1]"),
-            (false, "avg") => ("bucket", "sum(sum) / nullif(sum(count), 0)"),
-            (false, "min") => ("bucket", "min(min)"),
-            (false, "max") => ("bucket", "max(max)"),
-            (false, "sum") => ("bucket", "sum(sum)"),
-            (false, "count") => ("bucket", "sum(count)::float8"),
-            (false, _) => ("bucket", "(array_agg(last order by bucket desc))[1]"),
+            "avg" => raw ? "avg(value)" : "sum(sum) / nullif(sum(count), 0)",
+            "min" => raw ? "min(value)" : "min(min)",
+            "max" => raw ? "max(value)" : "max(max)",
+            "sum" => raw ? "sum(value)" : "sum(sum)",
+            "count" => raw ? "count(*)::float8" : "sum(count)::float8",
+            _ => raw ? "(array_agg(value order by ts desc))[1]" : "(array_agg(last order by bucket desc))[1]",
         };
         await using var command = dataSource.CreateCommand($"""
             select series_id, extract(epoch from date_bin(make_interval(secs => $4), {timeColumn}, timestamptz '1970-01-01 00:00:00+00'))::bigint, {expression}
@@ -190,7 +187,7 @@ internal sealed class MetricQueries(NpgsqlDataSource dataSource, MonitoringOptio
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             while (await reader.ReadAsync(cancellationToken))
                 list.Add(new SeriesInfo(reader.GetInt64(0), reader.GetString(1), reader.GetString(2),
-                    JsonSerializer.Deserialize(reader.GetString(3), MonitoringJsonContext.Default.DictionaryStringString) ?? []));
+                    JsonSerializer.Deserialize(reader.GetString(3), LabelsJsonContext.Default.DictionaryStringString) ?? []));
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.InvalidRegularExpression)
         {

@@ -21,10 +21,12 @@ internal sealed class MetricRetention(NpgsqlDataSource dataSource, MetricStorage
         var dropped = new List<string>();
         var rawCutoff = now - options.RawRetention;
         var rollupCutoff = now - options.RollupRetention;
+        (string Table, DateTimeOffset Cutoff)[] tables =
+            [(MetricStorage.Samples, rawCutoff), (MetricStorage.Rollup1m, rollupCutoff), (MetricStorage.Rollup1h, rollupCutoff)];
 
         if (await storage.IsTimescaleAsync(cancellationToken))
         {
-            foreach (var (table, cutoff) in new[] { (MetricStorage.Samples, rawCutoff), (MetricStorage.Rollup1m, rollupCutoff), (MetricStorage.Rollup1h, rollupCutoff) })
+            foreach (var (table, cutoff) in tables)
             {
                 await using var command = dataSource.CreateCommand("select drop_chunks($1::regclass, older_than => $2)::text");
                 command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
@@ -36,14 +38,15 @@ internal sealed class MetricRetention(NpgsqlDataSource dataSource, MetricStorage
         }
         else
         {
-            foreach (var (table, cutoff) in new[] { (MetricStorage.Samples, rawCutoff), (MetricStorage.Rollup1m, rollupCutoff), (MetricStorage.Rollup1h, rollupCutoff) })
+            foreach (var (table, cutoff) in tables)
             {
-                foreach (var (name, _, to) in await storage.PartitionsAsync(table, cancellationToken))
+                foreach (var (name, to) in await storage.PartitionsAsync(table, cancellationToken))
                 {
                     if (to > cutoff)
                         continue;
-                    // One statement per partition: a failure leaves whole partitions, never a half-dropped one.
-                    await using var drop = dataSource.CreateCommand($"drop table if exists \"{name}\"");
+                    // One statement per partition: a failure leaves whole partitions, never a half-dropped one. The name
+                    // matched {table}_p + digits in the catalogue: safe to splice.
+                    await using var drop = dataSource.CreateCommand($"drop table if exists {name}");
                     await drop.ExecuteNonQueryAsync(cancellationToken);
                     dropped.Add(name);
                 }
@@ -53,8 +56,8 @@ internal sealed class MetricRetention(NpgsqlDataSource dataSource, MetricStorage
                 storage.Forget();
             created.AddRange(await storage.EnsurePartitionsAsync(MetricStorage.Samples, [now, now.AddDays(1), now.AddDays(2)], cancellationToken));
             var thisMonth = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
-            created.AddRange(await storage.EnsurePartitionsAsync(MetricStorage.Rollup1m, [thisMonth, thisMonth.AddMonths(1)], cancellationToken));
-            created.AddRange(await storage.EnsurePartitionsAsync(MetricStorage.Rollup1h, [thisMonth, thisMonth.AddMonths(1)], cancellationToken));
+            foreach (var rollup in new[] { MetricStorage.Rollup1m, MetricStorage.Rollup1h })
+                created.AddRange(await storage.EnsurePartitionsAsync(rollup, [thisMonth, thisMonth.AddMonths(1)], cancellationToken));
         }
 
         await using var ledger = dataSource.CreateCommand("delete from metric_batches where received_at < $1 and collected_at < $1");

@@ -76,43 +76,48 @@ internal sealed class MetricRollups(NpgsqlDataSource dataSource, MetricStorage s
         await storage.EnsurePartitionsAsync(MetricStorage.Rollup1m, minutes, cancellationToken);
         await storage.EnsurePartitionsAsync(MetricStorage.Rollup1h, hours, cancellationToken);
 
-        // Contiguous runs of dirty minutes (hours), each recomputed by one range scan: the current minute and a late
-        // spool's old ones are two short scans, not one scan of everything between them.
-        long minuteRows = 0, hourRows = 0;
-        foreach (var (from, to) in Runs(minutes, TimeSpan.FromMinutes(1)))
-        {
-            await using var rollMinutes = new NpgsqlCommand("""
-                insert into metric_rollup_1m (series_id, bucket, min, max, sum, count, last)
-                select series_id, date_bin('1 minute', ts, timestamptz '1970-01-01 00:00:00+00'), min(value), max(value), sum(value), count(*),
-                       (array_agg(value order by ts desc))[1]
-                from metric_samples where ts >= $1 and ts < $2
-                group by 1, 2
-                on conflict (series_id, bucket) do update
-                  set min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count, last = excluded.last
-                """, connection, tx);
-            rollMinutes.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from });
-            rollMinutes.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = to });
-            minuteRows += await rollMinutes.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        foreach (var (from, to) in Runs(hours, TimeSpan.FromHours(1)))
-        {
-            await using var rollHours = new NpgsqlCommand("""
-                insert into metric_rollup_1h (series_id, bucket, min, max, sum, count, last)
-                select series_id, date_bin('1 hour', bucket, timestamptz '1970-01-01 00:00:00+00'), min(min), max(max), sum(sum), sum(count),
-                       (array_agg(last order by bucket desc))[1]
-                from metric_rollup_1m where bucket >= $1 and bucket < $2
-                group by 1, 2
-                on conflict (series_id, bucket) do update
-                  set min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count, last = excluded.last
-                """, connection, tx);
-            rollHours.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from });
-            rollHours.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = to });
-            hourRows += await rollHours.ExecuteNonQueryAsync(cancellationToken);
-        }
-
+        var minuteRows = await RecomputeAsync(connection, tx, MinutesFromSamples, minutes, TimeSpan.FromMinutes(1), cancellationToken);
+        var hourRows = await RecomputeAsync(connection, tx, HoursFromMinutes, hours, TimeSpan.FromHours(1), cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return new RollupReport(batches, minutes.Count, hours.Length, minuteRows, hourRows);
+    }
+
+    private const string MinutesFromSamples = """
+        insert into metric_rollup_1m (series_id, bucket, min, max, sum, count, last)
+        select series_id, date_bin('1 minute', ts, timestamptz '1970-01-01 00:00:00+00'), min(value), max(value), sum(value), count(*),
+               (array_agg(value order by ts desc))[1]
+        from metric_samples where ts >= $1 and ts < $2
+        group by 1, 2
+        """;
+
+    private const string HoursFromMinutes = """
+        insert into metric_rollup_1h (series_id, bucket, min, max, sum, count, last)
+        select series_id, date_bin('1 hour', bucket, timestamptz '1970-01-01 00:00:00+00'), min(min), max(max), sum(sum), sum(count),
+               (array_agg(last order by bucket desc))[1]
+        from metric_rollup_1m where bucket >= $1 and bucket < $2
+        group by 1, 2
+        """;
+
+    /// <summary>
+    /// Recomputes whole buckets with one range scan per contiguous run of dirty buckets: the current minute and a late
+    /// spool's old ones are two short scans, not one scan of everything between them.
+    /// </summary>
+    private static async Task<long> RecomputeAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string insertSelect,
+        IEnumerable<DateTimeOffset> buckets, TimeSpan width, CancellationToken cancellationToken)
+    {
+        long rows = 0;
+        foreach (var (from, to) in Runs(buckets, width))
+        {
+            await using var command = new NpgsqlCommand(insertSelect + "\n" + """
+                on conflict (series_id, bucket) do update
+                  set min = excluded.min, max = excluded.max, sum = excluded.sum, count = excluded.count, last = excluded.last
+                """, connection, tx);
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = from });
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = to });
+            rows += await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return rows;
     }
 
     /// <summary>Sorted bucket starts merged into [from, to) ranges of adjacent buckets.</summary>

@@ -61,27 +61,28 @@ internal sealed class MetricStorage(NpgsqlDataSource dataSource)
     /// <summary>Forgets the partitions it knows (after retention dropped some).</summary>
     public void Forget() => _known.Clear();
 
-    /// <summary>The natively partitioned children of a table with their lower and upper bounds.</summary>
-    public async Task<IReadOnlyList<(string Name, DateTimeOffset From, DateTimeOffset To)>> PartitionsAsync(string table, CancellationToken cancellationToken)
+    /// <summary>
+    /// The natively partitioned children of a table and where each ends, read from their names (as
+    /// <c>sentinel_metric_partition</c> gives them: <c>{table}_pYYYYMMDD</c> for samples, <c>{table}_pYYYYMM</c> for roll-ups).
+    /// Only names of that form are returned, so they are safe to splice as identifiers.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Name, DateTimeOffset To)>> PartitionsAsync(string table, CancellationToken cancellationToken)
     {
+        var monthly = table != Samples;
         await using var command = dataSource.CreateCommand("""
-            select c.relname, pg_get_expr(c.relpartbound, c.oid)
-            from pg_inherits i join pg_class c on c.oid = i.inhrelid
-            where i.inhparent = $1::regclass order by c.relname
+            select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+            where i.inhparent = $1::regclass and c.relname ~ $2 order by c.relname
             """);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = table });
-        var list = new List<(string, DateTimeOffset, DateTimeOffset)>();
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = $"^{table}_p[0-9]{{{(monthly ? 6 : 8)}}}$" });
+        var list = new List<(string, DateTimeOffset)>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            // FOR VALUES FROM ('2026-11-22 00:00:00+00') TO ('2026-11-23 00:00:00+00')
-            var bound = reader.GetString(1);
-            var parts = bound.Split('\'');
-            if (parts.Length >= 4 && DateTimeOffset.TryParse(parts[1], System.Globalization.CultureInfo.InvariantCulture,
-                    System.Globalization.DateTimeStyles.AssumeUniversal, out var from)
-                && DateTimeOffset.TryParse(parts[3], System.Globalization.CultureInfo.InvariantCulture,
-                    System.Globalization.DateTimeStyles.AssumeUniversal, out var to))
-                list.Add((reader.GetString(0), from, to));
+            var name = reader.GetString(0);
+            var from = DateTimeOffset.ParseExact(name[(table.Length + 2)..], monthly ? "yyyyMM" : "yyyyMMdd",
+                System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal);
+            list.Add((name, monthly ? from.AddMonths(1) : from.AddDays(1)));
         }
 
         return list;

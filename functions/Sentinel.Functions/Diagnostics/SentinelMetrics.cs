@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Sentinel.Core.Monitoring;
 using Sentinel.Core.RateLimiting;
 using Sentinel.Core.RequestLog;
 
@@ -12,10 +13,8 @@ internal sealed class SentinelMetrics : IDisposable
     private readonly Meter _meter;
     private readonly Counter<long> _invocations;
     private readonly Histogram<double> _invocationDuration;
-    private readonly Counter<long> _ingestBatches;
-    private readonly Counter<long> _ingestSamples;
 
-    public SentinelMetrics(IMeterFactory meterFactory, RateLimiter limiter, RequestLogWriter requestLog, Sentinel.Core.Identity.TokenRevocations revocations)
+    public SentinelMetrics(IMeterFactory meterFactory, RateLimiter limiter, RequestLogWriter requestLog, Sentinel.Core.Identity.TokenRevocations revocations, MetricIngest ingest)
     {
         _meter = meterFactory.Create(MeterName);
         _meter.CreateObservableCounter("sentinel.ratelimit.fail_open.decisions", () => limiter.FailOpenDecisions, description: "Rate-limit decisions made in process because Redis was unreachable");
@@ -26,8 +25,13 @@ internal sealed class SentinelMetrics : IDisposable
         _meter.CreateObservableGauge("sentinel.requestlog.pending", () => requestLog.Pending, description: "Request-log entries waiting to be written");
         _invocations = _meter.CreateCounter<long>("sentinel.invocations", description: "Function invocations by outcome");
         _invocationDuration = _meter.CreateHistogram<double>("sentinel.invocation.duration", unit: "s");
-        _ingestBatches = _meter.CreateCounter<long>("sentinel.ingest.batches", description: "Agent metric batches by outcome (stored, duplicate, rejected)");
-        _ingestSamples = _meter.CreateCounter<long>("sentinel.ingest.samples", description: "Metric samples stored");
+        _meter.CreateObservableCounter("sentinel.ingest.batches", () => new[]
+        {
+            new Measurement<long>(ingest.Stored, new KeyValuePair<string, object?>("outcome", "stored")),
+            new Measurement<long>(ingest.Duplicates, new KeyValuePair<string, object?>("outcome", "duplicate")),
+            new Measurement<long>(ingest.Rejected, new KeyValuePair<string, object?>("outcome", "rejected")),
+        }, description: "Agent metric batches by outcome (stored, duplicate, rejected)");
+        _meter.CreateObservableCounter("sentinel.ingest.samples", () => ingest.Samples, description: "Metric samples stored");
     }
 
     public void RecordInvocation(string function, string outcome, TimeSpan duration)
@@ -35,14 +39,6 @@ internal sealed class SentinelMetrics : IDisposable
         var tags = new TagList { { "function", function }, { "outcome", outcome } };
         _invocations.Add(1, tags);
         _invocationDuration.Record(duration.TotalSeconds, tags);
-    }
-
-    public void RecordIngest(int stored, int duplicates, int rejected, int samples)
-    {
-        _ingestBatches.Add(stored, new KeyValuePair<string, object?>("outcome", "stored"));
-        _ingestBatches.Add(duplicates, new KeyValuePair<string, object?>("outcome", "duplicate"));
-        _ingestBatches.Add(rejected, new KeyValuePair<string, object?>("outcome", "rejected"));
-        _ingestSamples.Add(samples);
     }
 
     public void Dispose() => _meter.Dispose();

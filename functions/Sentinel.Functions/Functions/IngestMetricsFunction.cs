@@ -2,7 +2,6 @@ using System.Globalization;
 using Sentinel.Contracts.Metrics;
 using Sentinel.Core.Monitoring;
 using Sentinel.Functions.CustomHandler;
-using Sentinel.Functions.Diagnostics;
 
 namespace Sentinel.Functions.Functions;
 
@@ -12,7 +11,7 @@ namespace Sentinel.Functions.Functions;
 /// dispatcher answers non-2xx and the host's retry policy (infinite, with backoff) runs the same events again — the
 /// partition waits rather than losing them, and the batch ledger makes the re-run store each batch once.
 /// </summary>
-internal sealed partial class IngestMetricsFunction(MetricIngest ingest, SentinelMetrics metrics, ILogger<IngestMetricsFunction> logger) : IEventHubFunction
+internal sealed partial class IngestMetricsFunction(MetricIngest ingest, ILogger<IngestMetricsFunction> logger) : IEventHubFunction
 {
     public async Task<InvocationResult> RunAsync(EventHubBatch batch, InvocationContext context, CancellationToken cancellationToken)
     {
@@ -29,8 +28,7 @@ internal sealed partial class IngestMetricsFunction(MetricIngest ingest, Sentine
                 string.Create(CultureInfo.InvariantCulture, $"{partition}/{e.SequenceNumber?.ToString(CultureInfo.InvariantCulture) ?? "?"}")));
         }
 
-        var report = await ingest.IngestAsync(events, cancellationToken);
-        metrics.RecordIngest(report.Stored, report.Duplicates, report.Rejected, report.Samples);
+        var report = await ingest.IngestAsync(events, context.FunctionName, cancellationToken);
         if (report.Rejected > 0)
             LogRejected(logger, report.Rejected, partition, report.Reasons[0]);
         LogBatch(logger, batch.Events.Count, partition, report.Stored, report.Duplicates, report.Samples);

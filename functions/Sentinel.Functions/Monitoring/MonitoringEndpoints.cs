@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Options;
 using Sentinel.Contracts.EventHubs;
 using Sentinel.Core.Identity;
 using Sentinel.Core.Monitoring;
@@ -79,9 +80,12 @@ internal static class MonitoringEndpoints
             int? stepSeconds = null;
             if (step is not null)
             {
-                if (!Sentinel.Core.RequestLog.GatewayStats.TryParseDuration(step, out var s) && !int.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out _))
+                if (int.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+                    stepSeconds = n;
+                else if (Sentinel.Core.RequestLog.GatewayStats.TryParseDuration(step, out var s))
+                    stepSeconds = (int)Math.Min(int.MaxValue, s.TotalSeconds);
+                else
                     return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid step", "step is seconds (60) or a duration (30s, 5m, 1h).");
-                stepSeconds = int.TryParse(step, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : (int)Math.Min(int.MaxValue, s.TotalSeconds);
             }
 
             var outcome = await queries.RangeAsync(http.Principal().TenantId, metric, agent, match ?? [], f, t, stepSeconds, agg, http.RequestAborted);
@@ -103,18 +107,18 @@ internal static class MonitoringEndpoints
         var agent = credential.Agent;
         var hub = configuration[FunctionRegistry.MetricsHubSetting] ?? "agent-metrics";
         var install = string.Create(CultureInfo.InvariantCulture,
-            $"sudo ./sentinel-agent install --agent {agent.Id} --key-version {agent.KeyVersion} --key {credential.Key} --hub {hub} --connection '{AgentConnectionString(options, configuration, http)}'");
+            $"sudo ./sentinel-agent install --agent {agent.Id} --key-version {agent.KeyVersion} --key {credential.Key} --hub {hub} --connection '{AgentConnectionString(options, http)}'");
         var body = new AgentKeyResponse(AgentView.From(agent, time.GetUtcNow(), options.OfflineAfterIntervals), credential.Key, agent.KeyVersion, install);
         return new GatewayResults.NoStore(TypedResults.Json(body, MonitoringJsonContext.Default.AgentKeyResponse, statusCode: status));
     }
 
     /// <summary>The send-only connection string agents use: configured (Key Vault in Azure), else this standalone host's own endpoint.</summary>
-    private static string AgentConnectionString(MonitoringOptions options, IConfiguration configuration, HttpContext http)
+    private static string AgentConnectionString(MonitoringOptions options, HttpContext http)
     {
         if (!string.IsNullOrWhiteSpace(options.AgentConnectionString) && EventHubsConnectionString.TryParse(options.AgentConnectionString, out _))
             return options.AgentConnectionString;
-        var standalone = configuration.GetSection(StandaloneOptions.Section).Get<StandaloneOptions>();
-        if (standalone?.EventHubKey is { Length: > 0 } key && http.RequestServices.GetService(typeof(EventHubsEmulator)) is not null)
+        if (http.RequestServices.GetService<EventHubsEmulator>() is not null
+            && http.RequestServices.GetRequiredService<IOptions<StandaloneOptions>>().Value is { EventHubKey: { Length: > 0 } key } standalone)
             return $"Endpoint=http://{http.Request.Host}/;SharedAccessKeyName={standalone.EventHubKeyName};SharedAccessKey={key}";
         return "<send-only connection string: Key Vault secret agent-send-connection>";
     }

@@ -76,7 +76,7 @@ internal sealed class MonitoringFixture : IAsyncDisposable
             AgentSignature.Sign(k, credential.Agent.Id, v, ts, body), Clock.GetUtcNow(), source);
     }
 
-    public Task<IngestReport> IngestAsync(params MetricEvent[] events) => Ingest.IngestAsync(events, CancellationToken.None);
+    public Task<IngestReport> IngestAsync(params MetricEvent[] events) => Ingest.IngestAsync(events, "ingest-metrics", CancellationToken.None);
 
     public Task<long> CountAsync(string sql) => Db.ScalarAsync(sql);
 

@@ -60,40 +60,21 @@ do $$
 declare
     timescale boolean := exists (select 1 from pg_available_extensions where name = 'timescaledb')
                          and current_setting('shared_preload_libraries', true) like '%timescaledb%';
+    -- Native partitions when there is no TimescaleDB; nothing when there is (create_hypertable takes a plain table).
+    by_ts text := case when timescale then '' else 'partition by range (ts)' end;
+    by_bucket text := case when timescale then '' else 'partition by range (bucket)' end;
 begin
     if timescale then
         create extension if not exists timescaledb;
     end if;
 
-    create table metric_samples (
-        series_id  bigint           not null,
-        ts         timestamptz      not null,
-        value      double precision not null
-    );
-    create table metric_rollup_1m (
-        series_id  bigint           not null,
-        bucket     timestamptz      not null,
-        min        double precision not null,
-        max        double precision not null,
-        sum        double precision not null,
-        count      int              not null,
-        last       double precision not null,
-        primary key (series_id, bucket)
-    );
-    create table metric_rollup_1h (like metric_rollup_1m including all);
-
-    if timescale then
-        perform create_hypertable('metric_samples', 'ts', chunk_time_interval => interval '1 day');
-        perform create_hypertable('metric_rollup_1m', 'bucket', chunk_time_interval => interval '7 days');
-        perform create_hypertable('metric_rollup_1h', 'bucket', chunk_time_interval => interval '30 days');
-    else
-        -- Recreate as partitioned parents (a plain table cannot become one in place).
-        drop table metric_samples, metric_rollup_1m, metric_rollup_1h;
+    execute format($sql$
         create table metric_samples (
             series_id  bigint           not null,
             ts         timestamptz      not null,
             value      double precision not null
-        ) partition by range (ts);
+        ) %s$sql$, by_ts);
+    execute format($sql$
         create table metric_rollup_1m (
             series_id  bigint           not null,
             bucket     timestamptz      not null,
@@ -103,8 +84,13 @@ begin
             count      int              not null,
             last       double precision not null,
             primary key (series_id, bucket)
-        ) partition by range (bucket);
-        create table metric_rollup_1h (like metric_rollup_1m including all) partition by range (bucket);
+        ) %s$sql$, by_bucket);
+    execute format('create table metric_rollup_1h (like metric_rollup_1m including all) %s', by_bucket);
+
+    if timescale then
+        perform create_hypertable('metric_samples', 'ts', chunk_time_interval => interval '1 day');
+        perform create_hypertable('metric_rollup_1m', 'bucket', chunk_time_interval => interval '7 days');
+        perform create_hypertable('metric_rollup_1h', 'bucket', chunk_time_interval => interval '30 days');
     end if;
     create index metric_samples_series_ts on metric_samples (series_id, ts);
     -- The roll-up timer reads whole minutes across all series: rows arrive in time order, so a BRIN index on the time
