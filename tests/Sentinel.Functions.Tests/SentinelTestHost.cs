@@ -89,7 +89,10 @@ internal sealed class SentinelTestHost : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         if (_ownTables)
+        {
             await _app.Services.GetRequiredService<Sentinel.Core.Identity.IdentityDirectory>().DeleteTablesAsync(CancellationToken.None);
+            await _app.Services.GetRequiredService<Sentinel.Core.Relay.RelayRouteStore>().DeleteTablesAsync(CancellationToken.None);
+        }
 
         await _app.DisposeAsync();
         if (Directory.Exists(_keyDirectory))

@@ -28,7 +28,13 @@ internal static class Scopes
     /// <summary>Agents, series and metric queries (read-only).</summary>
     public const string MetricsRead = "metrics:read";
 
-    public static IReadOnlyList<string> All { get; } = [RateLimitCheck, StatsRead, MetricsRead];
+    /// <summary>Relay conversations, deliveries and stats (read-only).</summary>
+    public const string RelayRead = "relay:read";
+
+    /// <summary>Relay hand-overs and sends: what an n8n flow needs to pass a conversation to humans or answer it.</summary>
+    public const string RelayWrite = "relay:write";
+
+    public static IReadOnlyList<string> All { get; } = [RateLimitCheck, StatsRead, MetricsRead, RelayRead, RelayWrite];
 
     public static bool IsKnown(string scope) => All.Contains(scope, StringComparer.Ordinal);
 }

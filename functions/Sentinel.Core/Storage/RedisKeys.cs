@@ -27,6 +27,12 @@ internal sealed class RedisKeys(string prefix)
         return ($"{Prefix}lt:f:{h}", $"{Prefix}lt:l:{h}", $"{Prefix}lt:s:{h}");
     }
 
+    /// <summary>The relay's de-dup fast path: a message id (instance + key.id) or a webhook delivery id already taken in.</summary>
+    public string RelaySeen(string tenantId, string source, string id) => $"{Prefix}rs:{tenantId}:{Hash(source + "\n" + id)}";
+
+    /// <summary>A conversation's owner, mirrored from PostgreSQL for readers outside the relay (n8n flows can GET it).</summary>
+    public string RelayOwner(string tenantId, string conversationId) => $"{Prefix}ro:{tenantId}:{conversationId}";
+
     private static bool IsPlain(string subject)
     {
         if (subject.Length > 96)

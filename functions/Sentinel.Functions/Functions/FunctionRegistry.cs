@@ -50,8 +50,8 @@ internal static class FunctionRegistry
         new(RelayRedrive,
             // Under a minute, so no schedule monitor (the host recommends it only for intervals of 1 min and more).
             new TimerTrigger("timer", "*/10 * * * * *", RunOnStartup: false, UseMonitor: false),
-            Retry: null, typeof(HousekeepingFunction),
-            "Every 10 s: retries relay deliveries that are due."),
+            Retry: null, typeof(RelayRedriveFunction),
+            "Every 10 s: sends relay deliveries that are due (retries, replays)."),
         new(AlertsAbsent,
             new TimerTrigger("timer", "15 * * * * *", RunOnStartup: false, UseMonitor: true),
             Retry: null, typeof(HousekeepingFunction),

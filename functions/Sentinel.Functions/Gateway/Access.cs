@@ -24,6 +24,10 @@ internal sealed record AccessPolicy(bool Anonymous, Role MinimumRole, string? Sc
 /// <summary>Names the rate-limit policy (route class) an endpoint is charged to, instead of the default.</summary>
 internal sealed record RateLimitClass(string Policy);
 
+/// <summary>The endpoint checks its own credentials (a webhook signed by its sender): the gateway neither reads its
+/// Authorization header (Evolution's jwt_key sends a Bearer token that is not ours) nor asks for a principal.</summary>
+internal sealed record OwnCredentials;
+
 /// <summary>What the gateway learnt about the request, for endpoints and the request log.</summary>
 internal sealed class GatewayFeature
 {
@@ -41,6 +45,11 @@ internal static class AccessExtensions
 
     public static TBuilder RequireRole<TBuilder>(this TBuilder builder, Role role, string? scope = null)
         where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new AccessPolicy(false, role, scope));
+
+    /// <summary>A webhook door: anonymous to the gateway, its own credentials, charged per IP to the <c>webhook</c> policy.</summary>
+    public static TBuilder WebhookIngress<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(AccessPolicy.Public, new OwnCredentials(), new RateLimitClass(GatewayDefaults.WebhookPolicy));
 
     public static TBuilder RateLimitedAs<TBuilder>(this TBuilder builder, string policy)
         where TBuilder : IEndpointConventionBuilder => builder.WithMetadata(new RateLimitClass(policy));

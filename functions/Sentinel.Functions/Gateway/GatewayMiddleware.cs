@@ -74,7 +74,7 @@ internal sealed partial class GatewayMiddleware(
         Failure? authFailure = null;
         AccessTokenValidation? bearer = null;
         var authorization = http.Request.Headers.Authorization.ToString();
-        if (authorization.Length > 0)
+        if (authorization.Length > 0 && endpoint?.Metadata.GetMetadata<OwnCredentials>() is null)
         {
             var outcome = await AuthenticateAsync(authorization, ct);
             if (outcome.Succeeded)

@@ -33,6 +33,7 @@ internal static class GatewayDefaults
     public const string ApiPolicy = "api";
     public const string AnonymousPolicy = "anonymous";
     public const string AuthPolicy = "auth";
+    public const string WebhookPolicy = "webhook";
 
     public static IEnumerable<KeyValuePair<string, string?>> Settings()
     {
@@ -41,6 +42,7 @@ internal static class GatewayDefaults
             ("Policies", ApiPolicy, "100", "10"),      // bursts of 100, 600 a minute per principal
             ("Policies", AnonymousPolicy, "60", "1"),  // 60 a minute per IP
             ("Policies", AuthPolicy, "10", "0.2"),     // 12 a minute per IP for login, signup, refresh
+            ("Policies", WebhookPolicy, "2000", "500"), // relay webhooks per sending IP: an Evolution server's bursts, 30,000 a minute
             ("ServicePolicies", "default", "60", "1"),
         })
         {

@@ -4,6 +4,7 @@ using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Health;
 using Sentinel.Functions.Http;
 using Sentinel.Functions.Monitoring;
+using Sentinel.Functions.Relay;
 using Sentinel.Functions.Standalone;
 
 namespace Sentinel.Functions.Hosting;
@@ -38,6 +39,7 @@ internal static class SentinelApp
         builder.Services.AddSentinelFoundation(mode, time ?? TimeProvider.System);
         builder.Services.AddSentinelGateway();
         builder.Services.AddSentinelMonitoring();
+        builder.Services.AddSentinelRelay();
         builder.Services.AddSentinelOpenApi();
         configure?.Invoke(builder);
 
@@ -52,6 +54,7 @@ internal static class SentinelApp
         app.MapHealthEndpoints();
         app.MapSentinelGateway();
         app.MapMonitoringEndpoints();
+        app.MapRelayEndpoints();
         app.MapSentinelOpenApi();
         if (mode == HostMode.Standalone)
             app.MapStandaloneEventHubs();

@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+
+namespace Sentinel.Core.Relay;
+
+/// <summary>What one drain did.</summary>
+internal sealed record DrainReport(int Attempts, int Delivered, int Retried, int Dead);
+
+/// <summary>
+/// Drains the outbox: claims the deliveries that are due and head their lane, sends them (up to
+/// <see cref="RelayOptions.Concurrency"/> at once, so conversations go in parallel while each one goes in order), records
+/// each attempt and claims again until nothing is due. Ingress signals it after a commit (the immediate attempt); the
+/// <c>relay-redrive</c> timer drains whatever is due. A per-target circuit breaker (<see cref="RelayOptions.BreakerThreshold"/>
+/// consecutive failures open it for <see cref="RelayOptions.BreakerOpenFor"/>) keeps a dead target from holding workers
+/// that other targets need.
+/// </summary>
+internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore routes, RelaySender sender, RelayOptions options, TimeProvider time, ILogger<RelayDispatcher> logger)
+{
+    /// <summary>How long a claimed delivery is kept from other processes: the longest timeout and a margin.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(90);
+
+    private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.Ordinal);
+    private readonly Channel<bool> _signals = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private long _delivered, _failed, _dead;
+
+    public long Delivered => Interlocked.Read(ref _delivered);
+
+    public long Failed => Interlocked.Read(ref _failed);
+
+    public long DeadLettered => Interlocked.Read(ref _dead);
+
+    /// <summary>Asks the pump for a drain (coalesced: one pending signal is enough).</summary>
+    public void Signal() => _signals.Writer.TryWrite(true);
+
+    /// <summary>Waits for a signal, or for the next check of what has come due.</summary>
+    public async Task WaitForSignalAsync(TimeSpan max, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(max);
+        try
+        {
+            await _signals.Reader.ReadAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Time to look anyway.
+        }
+    }
+
+    public async Task<DrainReport> DrainAsync(TimeSpan budget, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        int attempts = 0, delivered = 0, retried = 0, dead = 0;
+        while (Stopwatch.GetElapsedTime(started) < budget && !cancellationToken.IsCancellationRequested)
+        {
+            var claimed = await store.ClaimAsync(options.Concurrency * 2, Lease, OpenBreakers(), null, cancellationToken);
+            if (claimed.Count == 0)
+                break;
+            await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken }, async (work, ct) =>
+            {
+                var result = await AttemptAsync(work, ct);
+                Interlocked.Increment(ref attempts);
+                _ = result switch
+                {
+                    AttemptResult.Delivered => Interlocked.Increment(ref delivered),
+                    AttemptResult.Retry => Interlocked.Increment(ref retried),
+                    _ => Interlocked.Increment(ref dead),
+                };
+            });
+        }
+
+        return new DrainReport(attempts, delivered, retried, dead);
+    }
+
+    private async Task<AttemptResult> AttemptAsync(DeliveryWork work, CancellationToken cancellationToken)
+    {
+        var route = await routes.FindAsync(work.Instance, cancellationToken);
+        if (route is not null && route.TenantId != work.TenantId)
+            route = null;
+        var outcome = route is null
+            ? new AttemptOutcome(AttemptResult.Dead, null, 0, $"Instance '{work.Instance}' has no route any more.")
+            : await sender.SendAsync(work, route, cancellationToken);
+        var key = BreakerKey(work.TenantId, work.Instance, work.Target);
+        if (outcome.Result == AttemptResult.Delivered)
+        {
+            _breakers.TryRemove(key, out _);
+            Interlocked.Increment(ref _delivered);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failed);
+            var breaker = _breakers.GetOrAdd(key, _ => new Breaker());
+            if (breaker.Fail(options.BreakerThreshold, options.BreakerOpenFor))
+                LogBreakerOpen(logger, work.Target, work.Instance, options.BreakerOpenFor.TotalSeconds);
+        }
+
+        await store.CompleteAsync(work, outcome, route, CancellationToken.None);
+        if (outcome.Result == AttemptResult.Dead)
+        {
+            Interlocked.Increment(ref _dead);
+            LogDead(logger, work.Id, work.Target, work.Instance, outcome.Error ?? "");
+            if (outcome.Status == 410 && route is not null)
+            {
+                var reason = $"410 Gone at {time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}";
+                await routes.DisableTargetAsync(work.TenantId, work.Instance, work.Target, reason, CancellationToken.None);
+                var killed = await store.KillTargetAsync(work.TenantId, work.Instance, work.Target, $"{work.Target} disabled: it answered 410 Gone", CancellationToken.None);
+                LogDisabled(logger, work.Target, work.Instance, killed);
+            }
+        }
+
+        return outcome.Result;
+    }
+
+    private string[] OpenBreakers()
+    {
+        if (_breakers.IsEmpty)
+            return [];
+        var now = Stopwatch.GetTimestamp();
+        return _breakers.Where(b => b.Value.IsOpen(now)).Select(b => b.Key).ToArray();
+    }
+
+    private static string BreakerKey(string tenant, string instance, string target) => tenant + "/" + instance + "/" + target;
+
+    /// <summary>Consecutive failures of one target; open for a while once they reach the threshold, then one trial.</summary>
+    private sealed class Breaker
+    {
+        private int _failures;
+        private long _openUntil;
+
+        public bool IsOpen(long now) => Interlocked.Read(ref _openUntil) > now;
+
+        public bool Fail(int threshold, TimeSpan openFor)
+        {
+            if (Interlocked.Increment(ref _failures) < threshold)
+                return false;
+            Interlocked.Exchange(ref _failures, 0);
+            Interlocked.Exchange(ref _openUntil, Stopwatch.GetTimestamp() + (long)(openFor.TotalSeconds * Stopwatch.Frequency));
+            return true;
+        }
+    }
+
+    [LoggerMessage(EventId = 7001, Level = LogLevel.Warning, Message = "Relay target {Target} of {Instance}: circuit open for {Seconds} s after consecutive failures")]
+    private static partial void LogBreakerOpen(ILogger logger, string target, string instance, double seconds);
+
+    [LoggerMessage(EventId = 7002, Level = LogLevel.Warning, Message = "Relay delivery {Id} to {Target} of {Instance} dead-lettered: {Error}")]
+    private static partial void LogDead(ILogger logger, long id, string target, string instance, string error);
+
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Warning, Message = "Relay target {Target} of {Instance} disabled after 410 Gone; {Count} pending deliveries dead-lettered")]
+    private static partial void LogDisabled(ILogger logger, string target, string instance, int count);
+}
