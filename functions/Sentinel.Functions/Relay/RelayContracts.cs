@@ -89,7 +89,7 @@ internal sealed record ConversationList(IReadOnlyList<ConversationSummary> Conve
 
 internal sealed record DeliveryList(IReadOnlyList<DeliveryView> Deliveries, long? Next);
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(RouteRequest))]
 [JsonSerializable(typeof(RouteView))]
 [JsonSerializable(typeof(RouteSaved))]

@@ -125,25 +125,36 @@ internal sealed partial class RelayIngress(
         await redis.TryAsync(db => db.StringSetAsync(key, "1", options.DedupeTtl, When.Always, CommandFlags.FireAndForget), RedisTimeout, CancellationToken.None);
     }
 
+    /// <summary>A body over the limit is still read (and dropped) up to this size, so a sender that is still writing gets
+    /// the 413 instead of a reset connection; beyond it the connection is cut.</summary>
+    private const long DrainLimit = 16 * 1024 * 1024;
+
     /// <summary>The body, or null when it is larger than <see cref="RelayOptions.MaxBodyBytes"/>.</summary>
     private async Task<byte[]?> ReadBodyAsync(HttpContext http)
     {
         var max = options.MaxBodyBytes;
-        if (http.Request.ContentLength > max)
+        if (http.Request.ContentLength > DrainLimit)
             return null;
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            limit.MaxRequestBodySize = max + 1L;
-        using var buffer = new MemoryStream(http.Request.ContentLength is { } length ? (int)length : 4096);
+            limit.MaxRequestBodySize = Math.Max(max, DrainLimit) + 1;
+        using var buffer = new MemoryStream(http.Request.ContentLength is { } length and <= int.MaxValue ? (int)Math.Min(length, max) : 4096);
         var chunk = new byte[16 * 1024];
+        long total = 0;
         int read;
         while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
         {
-            if (buffer.Length + read > max)
-                return null;
+            total += read;
+            if (total > max)
+            {
+                if (total > DrainLimit)
+                    return null;
+                continue;
+            }
+
             buffer.Write(chunk, 0, read);
         }
 
-        return buffer.ToArray();
+        return total > max ? null : buffer.ToArray();
     }
 
     private IResult TooLarge() =>
