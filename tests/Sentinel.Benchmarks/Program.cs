@@ -10,6 +10,7 @@ using Sentinel.Benchmarks;
 //   gateway    authenticated + rate-limited + logged requests through the handler vs a bare Kestrel endpoint
 //   ingest     agent metric batches, invocation payload -> committed rows, vs a raw binary COPY of the same rows
 //   agent      sentinel-agent's CPU and RSS at a 10 s interval vs prometheus-node-exporter scraped every 10 s
+//   relay      Evolution webhooks acknowledged (req/s, p99) vs a bare Kestrel endpoint that reads the body; deliveries/s end to end
 if (args.Length >= 2 && args[0] == "--bare-server")
 {
     await BareKestrel.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture));
@@ -26,6 +27,8 @@ if (only is null or "ingest")
 if (only is null or "agent")
     await AgentBenchmark.RunAsync(ArgValue("--agent") ?? throw new ArgumentException("--agent PATH (the published sentinel-agent) is required"),
         ArgValue("--dll") ?? throw new ArgumentException("--dll PATH (framework-dependent sentinel-functions.dll) is required"));
+if (only is null or "relay")
+    await RelayBenchmark.RunAsync(ArgValue("--dll") ?? throw new ArgumentException("--dll PATH (framework-dependent sentinel-functions.dll) is required"));
 if (only is not (null or "coldstart"))
     return 0;
 

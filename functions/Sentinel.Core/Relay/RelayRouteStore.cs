@@ -119,7 +119,7 @@ internal sealed class RelayRouteStore
             return invalid;
         var write = await _tables.UpdateEntityAsync(_routes, ToEntity(update), current.ETag ?? "*", merge: false, cancellationToken);
         if (!write.Succeeded)
-            return new Failure(FailureKind.Conflict, "conflict", "Route changed", "The route changed while it was being saved; read it again and retry.");
+            return new Failure(FailureKind.Conflict, "edit-conflict", "Route changed", "The route changed while it was being saved; read it again and retry.");
         update.ETag = write.ETag;
         _cache.TryRemove(instance, out _);
         return update;

@@ -108,15 +108,14 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
             decision = "fromMe (sent outside the relay): not sent to the bot" + (targets.Count > 0 ? "; mirrored to Chatwoot as outgoing" : "");
         }
 
-        var messageId = await InsertMessageAsync(conn, tx, route.TenantId, conversation.Id, route.Instance, direction, source, m.KeyId, null, m.Kind, m.Text,
-            m.Author, m.SentAt, now, m.Status, decision, e.Payload, cancellationToken);
+        var messageId = await InsertMessageAsync(conn, tx, route, conversation.Id, direction, source, m.KeyId, null, m.Kind, m.Text,
+            m.Author, m.SentAt, now, m.Status, decision, e.Payload, targets, cancellationToken);
         if (messageId is null)
         {
             await tx.RollbackAsync(cancellationToken);
             return IngressResult.Duplicate($"message {m.KeyId} of {route.Instance} was already received");
         }
 
-        await AddDeliveriesAsync(conn, tx, route, conversation.Id, messageId, targets, now, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return new IngressResult(IngressStatus.Stored, decision, conversation.Id, messageId, targets.Count);
     }
@@ -134,41 +133,52 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
             : IngressResult.Ignored($"receipt {receipt.Status} for {receipt.KeyId}: unknown message or not newer");
     }
 
-    /// <summary>Finds or creates the conversation of a message and locks its row for the rest of the transaction.</summary>
+    /// <summary>
+    /// Finds or creates the conversation of a message and locks its row for the rest of the transaction, in one round
+    /// trip when it exists: the UPDATE that records the message's time (and the customer's name, and a LID) takes the
+    /// row lock and returns the owner. A conversation first seen by its LID is found by it and learns the phone JID.
+    /// </summary>
     private static async Task<ConversationRow> LockConversationAsync(NpgsqlConnection conn, NpgsqlTransaction tx, RelayRoute route, EvolutionMessage m, DateTimeOffset now, CancellationToken ct)
     {
+        var name = m.FromMe || m.IsGroup ? null : m.PushName;
         for (var attempt = 0; ; attempt++)
         {
-            await using (var select = new NpgsqlCommand(
-                "select id, owner, chatwoot_conversation_id from relay_conversations where tenant_id = $1 and instance = $2 " +
-                "and (customer_jid = $3 or ($4::text is not null and customer_lid = $4)) order by (customer_jid = $3) desc limit 1 for update", conn, tx))
+            await using (var byJid = new NpgsqlCommand(
+                "update relay_conversations set last_message_at = greatest(last_message_at, $4), customer_name = coalesce($5, customer_name), " +
+                "customer_lid = coalesce(customer_lid, $6) where tenant_id = $1 and instance = $2 and customer_jid = $3 returning id, owner, chatwoot_conversation_id", conn, tx))
             {
-                Add(select, route.TenantId, route.Instance, m.ConversationJid, m.Lid);
-                await using var reader = await select.ExecuteReaderAsync(ct);
-                if (await reader.ReadAsync(ct))
-                {
-                    var row = new ConversationRow(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt64(2));
-                    await reader.DisposeAsync();
-                    // Learn the phone JID of a conversation first seen by its LID, the customer's name, the time.
-                    await using var touch = new NpgsqlCommand(
-                        "update relay_conversations set last_message_at = greatest(last_message_at, $2), " +
-                        "customer_name = coalesce($3, customer_name), customer_lid = coalesce(customer_lid, $4), " +
-                        "customer_jid = case when $5 and customer_jid like '%@lid' then $6 else customer_jid end where id = $1", conn, tx);
-                    Add(touch, row.Id, now, m.FromMe || m.IsGroup ? null : m.PushName, m.Lid, m.Lid is not null && m.ConversationJid != m.Lid, m.ConversationJid);
-                    await touch.ExecuteNonQueryAsync(ct);
+                Add(byJid, route.TenantId, route.Instance, m.ConversationJid, now, name, m.Lid);
+                if (await ReadConversationAsync(byJid, ct) is { } row)
                     return row;
-                }
+            }
+
+            if (m.Lid is not null)
+            {
+                await using var byLid = new NpgsqlCommand(
+                    "update relay_conversations set last_message_at = greatest(last_message_at, $4), customer_name = coalesce($5, customer_name), " +
+                    "customer_jid = case when customer_jid like '%@lid' and $3 not like '%@lid' then $3 else customer_jid end " +
+                    "where tenant_id = $1 and instance = $2 and customer_lid = $6 returning id, owner, chatwoot_conversation_id", conn, tx);
+                Add(byLid, route.TenantId, route.Instance, m.ConversationJid, now, name, m.Lid);
+                if (await ReadConversationAsync(byLid, ct) is { } row)
+                    return row;
             }
 
             if (attempt > 0)
                 throw new InvalidOperationException("A conversation vanished while being created.");
             await using var insert = new NpgsqlCommand(
                 "insert into relay_conversations (id, tenant_id, instance, customer_jid, customer_lid, customer_name, is_group, owner_since, created_at, last_message_at) " +
-                "values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) on conflict (tenant_id, instance, customer_jid) do nothing", conn, tx);
-            Add(insert, Ids.NewId(), route.TenantId, route.Instance, m.ConversationJid, m.Lid, m.FromMe || m.IsGroup ? null : m.PushName, m.IsGroup, now);
-            await insert.ExecuteNonQueryAsync(ct);
-            // Loop once: select it (ours or a concurrent winner's) with the lock.
+                "values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8) on conflict (tenant_id, instance, customer_jid) do nothing returning id, owner, chatwoot_conversation_id", conn, tx);
+            Add(insert, Ids.NewId(), route.TenantId, route.Instance, m.ConversationJid, m.Lid, name, m.IsGroup, now);
+            if (await ReadConversationAsync(insert, ct) is { } created)
+                return created;
+            // A concurrent message created it first: the next update finds it (and waits for its lock).
         }
+    }
+
+    private static async Task<ConversationRow?> ReadConversationAsync(NpgsqlCommand command, CancellationToken ct)
+    {
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct) ? new ConversationRow(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetInt64(2)) : null;
     }
 
     /// <summary>
@@ -229,9 +239,9 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
 
             if (e.SenderType == "user" && conversation.Owner == Owners.Bot)
                 await ChangeOwnerAsync(conn, tx, route, conversation, Owners.Human, "an agent replied in Chatwoot", "chatwoot", mirror: false, now, cancellationToken);
-            var id = await InsertMessageAsync(conn, tx, route.TenantId, conversation.Id, route.Instance, "outbound", RelayTargets.Chatwoot, null,
-                e.MessageId?.ToString(System.Globalization.CultureInfo.InvariantCulture), "text", e.Content, e.SenderName, now, now, null, ReplyDecisionChatwoot, null, cancellationToken);
-            await AddDeliveriesAsync(conn, tx, route, conversation.Id, id, [(RelayTargets.Evolution, "message")], now, cancellationToken);
+            var id = await InsertMessageAsync(conn, tx, route, conversation.Id, "outbound", RelayTargets.Chatwoot, null,
+                e.MessageId?.ToString(System.Globalization.CultureInfo.InvariantCulture), "text", e.Content, e.SenderName, now, now, null, ReplyDecisionChatwoot, null,
+                [(RelayTargets.Evolution, "message")], cancellationToken);
             result = new IngressResult(IngressStatus.Stored, ReplyDecisionChatwoot, conversation.Id, id, 1);
         }
         else if (e.Event.StartsWith("conversation_", StringComparison.Ordinal))
@@ -324,9 +334,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         var targets = new List<(string, string)> { (RelayTargets.Evolution, "message") };
         if (route.IsActive(RelayTargets.Chatwoot))
             targets.Add((RelayTargets.Chatwoot, "message"));
-        var id = await InsertMessageAsync(conn, tx, tenantId, row.Id, instance!, "outbound", "api", null, null, "text", text, actor, now, now, null,
-            "sent through the API: to WhatsApp" + (targets.Count > 1 ? "; mirrored to Chatwoot" : ""), null, cancellationToken);
-        await AddDeliveriesAsync(conn, tx, route, row.Id, id, targets, now, cancellationToken);
+        var id = await InsertMessageAsync(conn, tx, route, row.Id, "outbound", "api", null, null, "text", text, actor, now, now, null,
+            "sent through the API: to WhatsApp" + (targets.Count > 1 ? "; mirrored to Chatwoot" : ""), null, targets, cancellationToken);
         await tx.CommitAsync(cancellationToken);
         return id!.Value;
     }
@@ -354,41 +363,50 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         await batch.ExecuteNonQueryAsync(ct);
         // A hand-over made here (not reported by Chatwoot) moves the Chatwoot conversation too: pending hides it from agents' open view.
         if (mirror && route is not null && route.IsActive(RelayTargets.Chatwoot) && row.ChatwootConversationId is not null)
-            await AddDeliveriesAsync(conn, tx, route, row.Id, null, [(RelayTargets.Chatwoot, to == Owners.Human ? "status:open" : "status:pending")], now, ct);
+            await InsertMessageAsync(conn, tx, route, row.Id, null, null, null, null, null, null, null, now, now, null, null, null,
+                [(RelayTargets.Chatwoot, to == Owners.Human ? "status:open" : "status:pending")], ct);
     }
 
     // ---------------------------------------------------------------- the outbox
 
-    private static async Task<long?> InsertMessageAsync(NpgsqlConnection conn, NpgsqlTransaction tx, string tenantId, string conversationId, string instance, string direction,
-        string source, string? externalId, string? sourceRef, string kind, string? text, string? author, DateTimeOffset sentAt, DateTimeOffset receivedAt, string? status,
-        string decision, string? payload, CancellationToken ct)
+    /// <summary>
+    /// The message and one outbox row per target in one statement (one round trip): a data-modifying CTE inserts the
+    /// message (nothing when its WhatsApp id is already known: a duplicate) and the deliveries that reference it. With a
+    /// null <paramref name="direction"/> only deliveries are written (a Chatwoot status change has no message).
+    /// Returns the message id; null for a duplicate.
+    /// </summary>
+    private static async Task<long?> InsertMessageAsync(NpgsqlConnection conn, NpgsqlTransaction tx, RelayRoute route, string conversationId, string? direction,
+        string? source, string? externalId, string? sourceRef, string? kind, string? text, string? author, DateTimeOffset sentAt, DateTimeOffset receivedAt, string? status,
+        string? decision, string? payload, IReadOnlyList<(string Target, string Operation)> targets, CancellationToken ct)
     {
-        await using var insert = new NpgsqlCommand(
-            "insert into relay_messages (tenant_id, conversation_id, instance, direction, source, external_id, source_ref, kind, text, author, sent_at, received_at, status, decision, payload) " +
-            "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) " +
-            "on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id", conn, tx);
-        Add(insert, tenantId, conversationId, instance, direction, source, externalId, sourceRef, kind, Cut(text, 65_536), Cut(author, 200), sentAt, receivedAt, status, decision, payload);
-        return await insert.ExecuteScalarAsync(ct) is long id ? id : null;
-    }
-
-    private static async Task AddDeliveriesAsync(NpgsqlConnection conn, NpgsqlTransaction tx, RelayRoute route, string conversationId, long? messageId,
-        IReadOnlyList<(string Target, string Operation)> targets, DateTimeOffset now, CancellationToken ct)
-    {
-        if (targets.Count == 0)
-            return;
-        await using var batch = new NpgsqlBatch(conn, tx);
-        foreach (var (target, operation) in targets)
+        var webhookIds = new string[targets.Count];
+        var lanes = new string[targets.Count];
+        for (var i = 0; i < targets.Count; i++)
         {
-            var webhookId = "msg_" + Ids.NewId();
-            var ordered = route.Target(target)?.Ordered ?? true;
-            var command = new NpgsqlBatchCommand(
-                "insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, next_attempt_at, created_at) " +
-                "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)");
-            Add(command, route.TenantId, webhookId, messageId, conversationId, route.Instance, target, operation, ordered ? conversationId : webhookId, now);
-            batch.BatchCommands.Add(command);
+            webhookIds[i] = "msg_" + Ids.NewId();
+            lanes[i] = route.Target(targets[i].Target)?.Ordered ?? true ? conversationId : webhookIds[i];
         }
 
-        await batch.ExecuteNonQueryAsync(ct);
+        var message = direction is null
+            ? "select null::bigint as id from (select $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::timestamptz, $13::text, $14::text, $15::text) unused"
+            : "insert into relay_messages (tenant_id, conversation_id, instance, direction, source, external_id, source_ref, kind, text, author, sent_at, received_at, status, decision, payload) " +
+              "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) " +
+              "on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id";
+        await using var insert = new NpgsqlCommand(
+            $"with m as ({message}), " +
+            "d as (insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, next_attempt_at, created_at) " +
+            "  select $1, t.webhook_id, m.id, $2, $3, t.target, t.operation, t.lane, $12, $12 from m cross join unnest($16::text[], $17::text[], $18::text[], $19::text[]) " +
+            "  as t(webhook_id, target, operation, lane) returning 1) " +
+            "select (select id from m), (select count(*) from d)", conn, tx);
+        Add(insert, route.TenantId, conversationId, route.Instance, direction, source, externalId, sourceRef, kind, Cut(text, 65_536), Cut(author, 200), sentAt, receivedAt,
+            status, decision, payload);
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = webhookIds });
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = targets.Select(t => t.Target).ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = targets.Select(t => t.Operation).ToArray() });
+        insert.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = lanes });
+        await using var reader = await insert.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return reader.IsDBNull(0) ? null : reader.GetInt64(0);
     }
 
     /// <summary>
@@ -486,9 +504,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
                 var targets = new List<(string, string)> { (RelayTargets.Evolution, "message") };
                 if (route.IsActive(RelayTargets.Chatwoot))
                     targets.Add((RelayTargets.Chatwoot, "message"));
-                var id = await InsertMessageAsync(conn, tx, work.TenantId, work.ConversationId, work.Instance, "outbound", work.Target, null, work.WebhookId, "text", reply,
-                    null, now, now, null, $"{work.Target} reply: to WhatsApp" + (targets.Count > 1 ? "; mirrored to Chatwoot" : ""), null, cancellationToken);
-                await AddDeliveriesAsync(conn, tx, route, work.ConversationId, id, targets, now, cancellationToken);
+                await InsertMessageAsync(conn, tx, route, work.ConversationId, "outbound", work.Target, null, work.WebhookId, "text", reply,
+                    null, now, now, null, $"{work.Target} reply: to WhatsApp" + (targets.Count > 1 ? "; mirrored to Chatwoot" : ""), null, targets, cancellationToken);
             }
         }
 

@@ -34,6 +34,15 @@ internal static class FoundationServices
             if (builder.ConnectionStringBuilder.Timeout == 15)
                 builder.ConnectionStringBuilder.Timeout = 5;
             builder.ConnectionStringBuilder.ApplicationName ??= "sentinel-functions";
+            // The hot paths (relay ingress, ingest, the outbox) run the same few statements all day: prepared once per
+            // connection they skip parsing and planning. Set "Max Auto Prepare=0" in the connection string when a
+            // transaction-mode pooler without prepared-statement support sits in front of the server.
+            if (!builder.ConnectionString.Contains("Auto Prepare", StringComparison.OrdinalIgnoreCase))
+            {
+                builder.ConnectionStringBuilder.MaxAutoPrepare = 64;
+                builder.ConnectionStringBuilder.AutoPrepareMinUsages = 2;
+            }
+
             builder.UseLoggerFactory(sp.GetRequiredService<ILoggerFactory>());
             return builder.Build();
         });

@@ -23,6 +23,8 @@ public sealed class RelayHandoverTests : IAsyncLifetime
         await _kit.PostEvolutionAsync(instance, RelayKit.Payload("evolution-text.json", instance, keyId: "H1"));
         await RelayKit.WaitUntilAsync(() => _kit.Stack.Of("n8n").Count == 1 && _kit.Stack.Of("chatwoot").Any(r => r.Path.EndsWith("/messages", StringComparison.Ordinal)),
             TimeSpan.FromSeconds(20), "the first message");
+        await RelayKit.WaitUntilAsync(async () => await _kit.CountAsync("select count(*) from relay_conversations where instance = $1 and chatwoot_conversation_id is not null", instance) == 1,
+            TimeSpan.FromSeconds(10), "the Chatwoot conversation id");
         var conversation = (await _kit.ConversationAsync(await ConversationIdAsync(instance))).GetProperty("conversation");
         var cwId = conversation.GetProperty("chatwootConversationId").GetInt64();
 

@@ -22,6 +22,7 @@ create table relay_conversations (
 );
 create index relay_conversations_tenant on relay_conversations (tenant_id, last_message_at desc);
 create index relay_conversations_chatwoot on relay_conversations (tenant_id, instance, chatwoot_conversation_id);
+create index relay_conversations_lid on relay_conversations (tenant_id, instance, customer_lid) where customer_lid is not null;
 
 -- Every message through the relay. Inbound (customer → relay) are unique per (instance, WhatsApp key.id): the
 -- constraint, not Redis, is what makes a redelivered webhook a no-op. Outbound (agent/bot → customer) get their
