@@ -81,6 +81,52 @@ internal static class Bench
         throw new TimeoutException($"{uri} did not answer within {timeout.TotalSeconds} s");
     }
 
+    /// <summary>What a closed-loop run measured: sorted latencies (ms) of the measured window, its rate, errors, and every call made (warm-up included).</summary>
+    public sealed record LoopResult(List<double> Latencies, double Rps, long Errors, long Calls);
+
+    /// <summary>
+    /// A closed loop: <paramref name="connections"/> workers each send the next request as soon as the last one
+    /// answered; latencies are kept for <paramref name="duration"/> after <paramref name="warmup"/>. <paramref name="call"/>
+    /// sends request number n and says whether it succeeded.
+    /// </summary>
+    public static async Task<LoopResult> ClosedLoopAsync(int connections, TimeSpan warmup, TimeSpan duration, string authorization, Func<HttpClient, long, Task<bool>> call)
+    {
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
+        using var client = new HttpClient(handler);
+        if (authorization.Length > 0)
+            client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", authorization);
+        var latencies = new List<double>[connections];
+        long errors = 0, sequence = 0;
+        var measuring = false;
+        var stop = false;
+        var workers = Enumerable.Range(0, connections).Select(async i =>
+        {
+            var mine = latencies[i] = new List<double>(100_000);
+            while (!Volatile.Read(ref stop))
+            {
+                var started = Stopwatch.GetTimestamp();
+                var ok = await call(client, Interlocked.Increment(ref sequence));
+                var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (!Volatile.Read(ref measuring))
+                    continue;
+                if (!ok)
+                    Interlocked.Increment(ref errors);
+                mine.Add(ms);
+            }
+        }).ToArray();
+
+        await Task.Delay(warmup);
+        Volatile.Write(ref measuring, true);
+        var watch = Stopwatch.StartNew();
+        await Task.Delay(duration);
+        Volatile.Write(ref measuring, false);
+        var elapsed = watch.Elapsed;
+        Volatile.Write(ref stop, true);
+        await Task.WhenAll(workers);
+        var all = latencies.SelectMany(l => l).Order().ToList();
+        return new LoopResult(all, all.Count / elapsed.TotalSeconds, errors, Interlocked.Read(ref sequence));
+    }
+
     public const string EventHubKey = "bench-event-hub-key-0123456789";
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Sentinel.Benchmarks;
@@ -91,40 +90,11 @@ internal static class GatewayBenchmark
 
     private static async Task<Result> LoadAsync(string name, Uri uri, string authorization)
     {
-        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Connections, PooledConnectionLifetime = Timeout.InfiniteTimeSpan };
-        using var client = new HttpClient(handler);
-        if (authorization.Length > 0)
-            client.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", authorization);
-        var latencies = new List<double>[Connections];
-        long errors = 0;
-        var measuring = false;
-        var stop = false;
-        var workers = Enumerable.Range(0, Connections).Select(async i =>
+        var loop = await Bench.ClosedLoopAsync(Connections, Warmup, Duration, authorization, async (client, _) =>
         {
-            var mine = latencies[i] = new List<double>(100_000);
-            while (!Volatile.Read(ref stop))
-            {
-                var started = Stopwatch.GetTimestamp();
-                using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead);
-                var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                if (!Volatile.Read(ref measuring))
-                    continue;
-                if (!response.IsSuccessStatusCode)
-                    Interlocked.Increment(ref errors);
-                mine.Add(ms);
-            }
-        }).ToArray();
-
-        await Task.Delay(Warmup);
-        Volatile.Write(ref measuring, true);
-        var watch = Stopwatch.StartNew();
-        await Task.Delay(Duration);
-        Volatile.Write(ref measuring, false);
-        var elapsed = watch.Elapsed;
-        Volatile.Write(ref stop, true);
-        await Task.WhenAll(workers);
-
-        var all = latencies.SelectMany(l => l).Order().ToList();
-        return new Result(name, all.Count / elapsed.TotalSeconds, Bench.Percentile(all, 0.50), Bench.Percentile(all, 0.99), errors);
+            using var response = await client.GetAsync(uri, HttpCompletionOption.ResponseContentRead);
+            return response.IsSuccessStatusCode;
+        });
+        return new Result(name, loop.Rps, Bench.Percentile(loop.Latencies, 0.50), Bench.Percentile(loop.Latencies, 0.99), loop.Errors);
     }
 }

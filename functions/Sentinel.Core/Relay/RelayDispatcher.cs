@@ -58,23 +58,29 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
             var claimed = await store.ClaimAsync(options.Concurrency * 2, Lease, OpenBreakers(), null, cancellationToken);
             if (claimed.Count == 0)
                 break;
-            await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken }, async (work, ct) =>
+            var records = new System.Collections.Concurrent.ConcurrentBag<AttemptRecord>();
+            await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken },
+                async (work, ct) => records.Add(await AttemptAsync(work, ct)));
+            // One transaction records the whole batch; a lane's next delivery is claimed only after its head is settled.
+            await store.CompleteAsync(records.ToList(), CancellationToken.None);
+            foreach (var r in records)
             {
-                var result = await AttemptAsync(work, ct);
-                Interlocked.Increment(ref attempts);
-                _ = result switch
+                attempts++;
+                _ = r.Outcome.Result switch
                 {
-                    AttemptResult.Delivered => Interlocked.Increment(ref delivered),
-                    AttemptResult.Retry => Interlocked.Increment(ref retried),
-                    _ => Interlocked.Increment(ref dead),
+                    AttemptResult.Delivered => delivered++,
+                    AttemptResult.Retry => retried++,
+                    _ => dead++,
                 };
-            });
+                if (r.Outcome.Result == AttemptResult.Dead)
+                    await AfterDeadAsync(r);
+            }
         }
 
         return new DrainReport(attempts, delivered, retried, dead);
     }
 
-    private async Task<AttemptResult> AttemptAsync(DeliveryWork work, CancellationToken cancellationToken)
+    private async Task<AttemptRecord> AttemptAsync(DeliveryWork work, CancellationToken cancellationToken)
     {
         var route = await routes.FindAsync(work.Instance, cancellationToken);
         if (route is not null && route.TenantId != work.TenantId)
@@ -96,22 +102,26 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
                 LogBreakerOpen(logger, work.Target, work.Instance, options.BreakerOpenFor.TotalSeconds);
         }
 
-        await store.CompleteAsync(work, outcome, route, CancellationToken.None);
-        if (outcome.Result == AttemptResult.Dead)
-        {
-            Interlocked.Increment(ref _dead);
-            LogDead(logger, work.Id, work.Target, work.Instance, outcome.Error ?? "");
-            if (outcome.Status == 410 && route is not null)
-            {
-                var reason = $"410 Gone at {time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}";
-                await routes.DisableTargetAsync(work.TenantId, work.Instance, work.Target, reason, CancellationToken.None);
-                var killed = await store.KillTargetAsync(work.TenantId, work.Instance, work.Target, $"{work.Target} disabled: it answered 410 Gone", CancellationToken.None);
-                LogDisabled(logger, work.Target, work.Instance, killed);
-            }
-        }
-
-        return outcome.Result;
+        return new AttemptRecord(work, outcome, route);
     }
+
+    /// <summary>A dead letter is logged; a 410 Gone also disables its target and dead-letters what waits for it.</summary>
+    private async Task AfterDeadAsync(AttemptRecord r)
+    {
+        var (work, outcome, route) = r;
+        Interlocked.Increment(ref _dead);
+        LogDead(logger, work.Id, work.Target, work.Instance, outcome.Error ?? "");
+        if (outcome.Status == 410 && route is not null)
+        {
+            var reason = $"410 Gone at {time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}";
+            await routes.DisableTargetAsync(work.TenantId, work.Instance, work.Target, reason, CancellationToken.None);
+            var killed = await store.KillTargetAsync(work.TenantId, work.Instance, work.Target, $"{work.Target} disabled: it answered 410 Gone", CancellationToken.None);
+            LogDisabled(logger, work.Target, work.Instance, killed);
+        }
+    }
+
+    /// <summary>How many targets have their breaker open now.</summary>
+    public int OpenBreakerCount => OpenBreakers().Length;
 
     private string[] OpenBreakers()
     {

@@ -56,6 +56,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
 
         if (e.Message is not { } m)
             return IngressResult.Ignored($"{e.Event}: not an event the relay acts on");
+        if (!m.FromMe && await AcceptInboundAsync(route, m, e.Payload, now, cancellationToken) is { } accepted)
+            return accepted;
 
         await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await conn.BeginTransactionAsync(cancellationToken);
@@ -66,31 +68,9 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         if (!m.FromMe)
         {
             (source, direction) = ("evolution", "inbound");
-            var notes = new List<string>();
-            if (conversation.Owner == Owners.Bot)
-            {
-                if (route.BotTarget is { } bot && route.IsActive(bot))
-                {
-                    targets.Add((bot, "message"));
-                    notes.Add($"owner bot → {bot}");
-                }
-                else
-                {
-                    notes.Add(route.BotTarget is { } disabled ? $"owner bot, but {disabled} is disabled ({route.Target(disabled)!.DisabledReason})" : "owner bot, but the route has no bot target");
-                }
-            }
-            else
-            {
-                notes.Add("owner human → Chatwoot only");
-            }
-
-            if (route.IsActive(RelayTargets.Chatwoot))
-            {
-                targets.Add((RelayTargets.Chatwoot, "message"));
-                notes.Add("mirrored to Chatwoot");
-            }
-
-            decision = string.Join("; ", notes);
+            var (routed, note) = Route(route, conversation.Owner);
+            targets.AddRange(routed.Select(t => (t, "message")));
+            decision = note;
         }
         else
         {
@@ -118,6 +98,76 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
 
         await tx.CommitAsync(cancellationToken);
         return new IngressResult(IngressStatus.Stored, decision, conversation.Id, messageId, targets.Count);
+    }
+
+    /// <summary>
+    /// The hot path — a customer's message in a conversation that exists — as one autocommitted statement (one round
+    /// trip): the UPDATE takes the conversation's row lock and yields its owner, the message is inserted with the
+    /// decision for that owner (nothing for a duplicate), and the deliveries for that owner's targets reference it. The
+    /// lock is held until the statement commits, so a concurrent hand-over is serialized with it exactly as in the
+    /// transactional path. Null when the conversation does not exist yet (or is known only by its LID): the caller takes
+    /// the transactional path, which creates it.
+    /// </summary>
+    private async Task<IngressResult?> AcceptInboundAsync(RelayRoute route, EvolutionMessage m, string payload, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var (botTargets, botDecision) = Route(route, Owners.Bot);
+        var (humanTargets, humanDecision) = Route(route, Owners.Human);
+        var entries = botTargets.Select(t => (Target: t, Owner: Owners.Bot)).Concat(humanTargets.Select(t => (Target: t, Owner: Owners.Human))).ToList();
+        await using var command = dataSource.CreateCommand(
+            "with conv as (update relay_conversations set last_message_at = greatest(last_message_at, $4), customer_name = coalesce($5, customer_name), " +
+            "  customer_lid = coalesce(customer_lid, $6) where tenant_id = $1 and instance = $2 and customer_jid = $3 returning id, owner), " +
+            "m as (insert into relay_messages (tenant_id, conversation_id, instance, direction, source, external_id, kind, text, author, sent_at, received_at, status, decision, payload) " +
+            "  select $1, conv.id, $2, 'inbound', 'evolution', $7, $8, $9, $10, $11, $4, $12, case when conv.owner = 'bot' then $13 else $14 end, $15::jsonb from conv " +
+            "  on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id, conversation_id, decision), " +
+            "d as (insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, next_attempt_at, created_at) " +
+            "  select $1, t.webhook_id, m.id, m.conversation_id, $2, t.target, 'message', case when t.ordered then m.conversation_id else t.webhook_id end, $4, $4 " +
+            "  from m cross join conv cross join unnest($16::text[], $17::text[], $18::text[], $19::boolean[]) as t(webhook_id, target, owner, ordered) " +
+            "  where t.owner = conv.owner returning 1) " +
+            "select (select id from conv), (select id from m), (select decision from m), (select count(*) from d)");
+        Add(command, route.TenantId, route.Instance, m.ConversationJid, now, m.IsGroup ? null : m.PushName, m.Lid, m.KeyId, m.Kind, Cut(m.Text, 65_536),
+            Cut(m.Author, 200), m.SentAt, m.Status, botDecision, humanDecision, payload);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = entries.Select(_ => "msg_" + Ids.NewId()).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = entries.Select(x => x.Target).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = entries.Select(x => x.Owner).ToArray() });
+        command.Parameters.Add(new NpgsqlParameter<bool[]> { TypedValue = entries.Select(x => route.Target(x.Target)?.Ordered ?? true).ToArray() });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        if (reader.IsDBNull(0))
+            return null;
+        if (reader.IsDBNull(1))
+            return IngressResult.Duplicate($"message {m.KeyId} of {route.Instance} was already received");
+        return new IngressResult(IngressStatus.Stored, reader.GetString(2), reader.GetString(0), reader.GetInt64(1), (int)reader.GetInt64(3));
+    }
+
+    /// <summary>Where a customer's message goes when the conversation has this owner, and the decision to record.</summary>
+    private static (List<string> Targets, string Decision) Route(RelayRoute route, string owner)
+    {
+        var targets = new List<string>();
+        var notes = new List<string>();
+        if (owner == Owners.Bot)
+        {
+            if (route.BotTarget is { } bot && route.IsActive(bot))
+            {
+                targets.Add(bot);
+                notes.Add($"owner bot → {bot}");
+            }
+            else
+            {
+                notes.Add(route.BotTarget is { } disabled ? $"owner bot, but {disabled} is disabled ({route.Target(disabled)!.DisabledReason})" : "owner bot, but the route has no bot target");
+            }
+        }
+        else
+        {
+            notes.Add("owner human → Chatwoot only");
+        }
+
+        if (route.IsActive(RelayTargets.Chatwoot))
+        {
+            targets.Add(RelayTargets.Chatwoot);
+            notes.Add("mirrored to Chatwoot");
+        }
+
+        return (targets, string.Join("; ", notes));
     }
 
     /// <summary>Receipts only move a status forward (PENDING &lt; SERVER_ACK &lt; DELIVERY_ACK &lt; READ &lt; PLAYED).</summary>
@@ -445,60 +495,41 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         return list;
     }
 
-    /// <summary>Records an attempt and its consequence in one transaction: delivered (with what the target answered), retry at a time, or dead.</summary>
-    public async Task CompleteAsync(DeliveryWork work, AttemptOutcome outcome, RelayRoute? route, CancellationToken cancellationToken)
+    /// <summary>
+    /// Records attempts and their consequences — delivered (with what the target answered), retry at a time, or dead —
+    /// for a whole drained batch in one transaction and one round trip (plus the bot's replies, if any). Should a learnt
+    /// WhatsApp id collide with one an echo claimed first, the batch is recorded again one attempt at a time without it.
+    /// </summary>
+    public async Task CompleteAsync(IReadOnlyList<AttemptRecord> records, CancellationToken cancellationToken)
     {
+        if (records.Count == 0)
+            return;
         var now = time.GetUtcNow();
         await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await conn.BeginTransactionAsync(cancellationToken);
         await using (var batch = new NpgsqlBatch(conn, tx))
         {
-            var attempt = new NpgsqlBatchCommand("insert into relay_attempts (delivery_id, attempt, tenant_id, at, status, latency_ms, error) values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing");
-            Add(attempt, work.Id, work.Attempt, work.TenantId, now, outcome.Status, (float)outcome.LatencyMs, Cut(outcome.Error, 2000));
-            batch.BatchCommands.Add(attempt);
-            var state = outcome.Result switch
-            {
-                AttemptResult.Delivered => "delivered",
-                AttemptResult.Retry => "pending",
-                _ => "dead",
-            };
-            // Only the holder of the latest claim settles the row (attempts = ours).
-            var update = new NpgsqlBatchCommand(
-                "update relay_deliveries set state = $3, lease_until = null, last_status = $4, last_error = $5, next_attempt_at = coalesce($6, next_attempt_at), " +
-                "delivered_at = case when $3 = 'delivered' then $7 end, dead_at = case when $3 = 'dead' then $7 end where id = $1 and attempts = $2 and state = 'pending'");
-            Add(update, work.Id, work.Attempt, state, outcome.Status, Cut(outcome.Error, 2000), outcome.NextAttemptAt, now);
-            batch.BatchCommands.Add(update);
-            if (outcome.ExternalId is { } externalId && work.Message is { } m)
-            {
-                var learn = new NpgsqlBatchCommand("update relay_messages set external_id = $2, status = coalesce(status, 'PENDING') where id = $1 and external_id is null");
-                Add(learn, m.Id, externalId);
-                batch.BatchCommands.Add(learn);
-            }
-
-            if (outcome.ChatwootConversationId is { } cwConversation)
-            {
-                var learn = new NpgsqlBatchCommand("update relay_conversations set chatwoot_conversation_id = $2, chatwoot_contact_id = coalesce($3, chatwoot_contact_id) where id = $1");
-                Add(learn, work.ConversationId, cwConversation, outcome.ChatwootContactId);
-                batch.BatchCommands.Add(learn);
-            }
-
+            foreach (var (work, outcome, _) in records)
+                AddCompletion(batch, work, outcome, now);
             try
             {
                 await batch.ExecuteNonQueryAsync(cancellationToken);
             }
             catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
             {
-                // The echo claimed this id first (ClaimEchoAsync); the message already carries it.
+                // An echo claimed a send's id first (ClaimEchoAsync); the message already carries it.
                 await tx.RollbackAsync(cancellationToken);
-                outcome = outcome with { ExternalId = null };
-                await CompleteAsync(work, outcome, route, cancellationToken);
+                foreach (var r in records)
+                    await CompleteAsync([r with { Outcome = r.Outcome with { ExternalId = null } }], cancellationToken);
                 return;
             }
         }
 
         // The bot's answers (Botpress Converse replies synchronously) go out as outbound messages in this same transaction.
-        if (outcome.Result == AttemptResult.Delivered && outcome.Replies is { Count: > 0 } replies && route is not null)
+        foreach (var (work, outcome, route) in records)
         {
+            if (outcome.Result != AttemptResult.Delivered || outcome.Replies is not { Count: > 0 } replies || route is null)
+                continue;
             foreach (var reply in replies)
             {
                 var targets = new List<(string, string)> { (RelayTargets.Evolution, "message") };
@@ -510,6 +541,38 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         }
 
         await tx.CommitAsync(cancellationToken);
+    }
+
+    private static void AddCompletion(NpgsqlBatch batch, DeliveryWork work, AttemptOutcome outcome, DateTimeOffset now)
+    {
+        var attempt = new NpgsqlBatchCommand("insert into relay_attempts (delivery_id, attempt, tenant_id, at, status, latency_ms, error) values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing");
+        Add(attempt, work.Id, work.Attempt, work.TenantId, now, outcome.Status, (float)outcome.LatencyMs, Cut(outcome.Error, 2000));
+        batch.BatchCommands.Add(attempt);
+        var state = outcome.Result switch
+        {
+            AttemptResult.Delivered => "delivered",
+            AttemptResult.Retry => "pending",
+            _ => "dead",
+        };
+        // Only the holder of the latest claim settles the row (attempts = ours).
+        var update = new NpgsqlBatchCommand(
+            "update relay_deliveries set state = $3, lease_until = null, last_status = $4, last_error = $5, next_attempt_at = coalesce($6, next_attempt_at), " +
+            "delivered_at = case when $3 = 'delivered' then $7 end, dead_at = case when $3 = 'dead' then $7 end where id = $1 and attempts = $2 and state = 'pending'");
+        Add(update, work.Id, work.Attempt, state, outcome.Status, Cut(outcome.Error, 2000), outcome.NextAttemptAt, now);
+        batch.BatchCommands.Add(update);
+        if (outcome.ExternalId is { } externalId && work.Message is { } m)
+        {
+            var learn = new NpgsqlBatchCommand("update relay_messages set external_id = $2, status = coalesce(status, 'PENDING') where id = $1 and external_id is null");
+            Add(learn, m.Id, externalId);
+            batch.BatchCommands.Add(learn);
+        }
+
+        if (outcome.ChatwootConversationId is { } cwConversation)
+        {
+            var learn = new NpgsqlBatchCommand("update relay_conversations set chatwoot_conversation_id = $2, chatwoot_contact_id = coalesce($3, chatwoot_contact_id) where id = $1");
+            Add(learn, work.ConversationId, cwConversation, outcome.ChatwootContactId);
+            batch.BatchCommands.Add(learn);
+        }
     }
 
     /// <summary>Dead-letters every pending delivery of a target that answered 410 Gone.</summary>
@@ -533,23 +596,31 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>Deletes relay data older than the retention (messages, their deliveries and attempts; quiet conversations).</summary>
+    /// <summary>Deletes relay data older than the retention (attempts, deliveries, messages, hand-overs, quiet
+    /// conversations), never anything a pending delivery still needs. There are no cascading foreign keys: children first.</summary>
     public async Task<(int Messages, int Conversations)> PurgeAsync(TimeSpan retention, CancellationToken cancellationToken)
     {
         var cutoff = time.GetUtcNow() - retention;
         await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var messages = new NpgsqlCommand(
-            "delete from relay_messages m where received_at < $1 and not exists (select 1 from relay_deliveries d where d.message_id = m.id and d.state = 'pending')", conn);
-        Add(messages, cutoff);
-        var m = await messages.ExecuteNonQueryAsync(cancellationToken);
-        await using var conversations = new NpgsqlCommand(
-            "delete from relay_conversations c where last_message_at < $1 and not exists (select 1 from relay_deliveries d where d.conversation_id = c.id and d.state = 'pending')", conn);
-        Add(conversations, cutoff);
-        var c = await conversations.ExecuteNonQueryAsync(cancellationToken);
-        await using var receipts = new NpgsqlCommand("delete from relay_webhook_receipts where received_at < $1", conn);
-        Add(receipts, cutoff);
-        await receipts.ExecuteNonQueryAsync(cancellationToken);
-        return (m, c);
+        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+        await ExecuteAsync("delete from relay_attempts a using relay_deliveries d where a.delivery_id = d.id and d.created_at < $1 and d.state <> 'pending'");
+        await ExecuteAsync("delete from relay_deliveries where created_at < $1 and state <> 'pending'");
+        var messages = await ExecuteAsync(
+            "delete from relay_messages where received_at < $1 and id not in (select message_id from relay_deliveries where state = 'pending' and message_id is not null)");
+        await ExecuteAsync("delete from relay_handovers where at < $1");
+        await ExecuteAsync("delete from relay_webhook_receipts where received_at < $1");
+        var conversations = await ExecuteAsync(
+            "delete from relay_conversations c where last_message_at < $1 and not exists (select 1 from relay_deliveries d where d.conversation_id = c.id) " +
+            "and not exists (select 1 from relay_messages m where m.conversation_id = c.id)");
+        await tx.CommitAsync(cancellationToken);
+        return (messages, conversations);
+
+        async Task<int> ExecuteAsync(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, conn, tx);
+            Add(command, cutoff);
+            return await command.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     private static Failure ConversationNotFound(string id) =>
@@ -587,6 +658,9 @@ internal sealed record MessageRow(long Id, string Direction, string Source, stri
 internal sealed record DeliveryWork(
     long Id, string TenantId, string WebhookId, string ConversationId, string Instance, string Target, string Operation, int Attempt, int ScheduleAttempt,
     DateTimeOffset CreatedAt, MessageRow? Message, string CustomerJid, string? CustomerName, bool IsGroup, string Owner, long? ChatwootConversationId, long? ChatwootContactId);
+
+/// <summary>One attempt to record: the claimed delivery, what came of it, and its route (for a bot's replies).</summary>
+internal sealed record AttemptRecord(DeliveryWork Work, AttemptOutcome Outcome, RelayRoute? Route);
 
 internal enum AttemptResult
 {

@@ -18,7 +18,11 @@ internal sealed record DependencyHealth(string Name, string Status, double Laten
 
 /// <summary>The whole answer of <c>GET /api/health</c>.</summary>
 internal sealed record HealthReport(string Status, IReadOnlyList<DependencyHealth> Dependencies, IReadOnlyList<string> Down, GatewayHealth? Gateway = null,
-    IngestHealth? Ingest = null);
+    IngestHealth? Ingest = null, RelayHealth? Relay = null);
+
+/// <summary>This instance's relay dispatcher since it started: deliveries sent, failed attempts, dead letters, and how
+/// many targets have their circuit breaker open now (a count: this answer is anonymous, tenants' instances are not named).</summary>
+internal sealed record RelayHealth(long Delivered, long FailedAttempts, long DeadLettered, int OpenBreakers);
 
 /// <summary>This instance's metric ingest since it started: batches stored, duplicates, rejected, samples, the last
 /// stored batch's time, and the series the catalogue has cached.</summary>
@@ -94,18 +98,19 @@ internal static class HealthEndpoints
     {
         var api = app.MapGroup("/api");
         api.MapGet("/health", async (DependencyChecks checks, RateLimiter limiter, RequestLogWriter log, MetricIngest ingest, SeriesCatalogue series,
-            HttpContext http, CancellationToken ct) =>
+            Sentinel.Core.Relay.RelayDispatcher relay, HttpContext http, CancellationToken ct) =>
         {
             var report = await checks.CheckAsync(ct) with
             {
                 Gateway = new GatewayHealth(limiter.IsDegraded ? "in-process" : "redis", limiter.DegradedSince, limiter.FailOpenDecisions, limiter.FailOpenEpisodes,
                     log.Pending, log.Written, log.Dropped, log.FailedBatches),
                 Ingest = new IngestHealth(ingest.Stored, ingest.Duplicates, ingest.Rejected, ingest.Samples, ingest.LastStoredAt, series.Cached),
+                Relay = new RelayHealth(relay.Delivered, relay.Failed, relay.DeadLettered, relay.OpenBreakerCount),
             };
             http.Response.Headers.CacheControl = "no-store";
             return TypedResults.Json(report, ApiJsonContext.Default.HealthReport,
                 statusCode: report.Down.Count == 0 ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        }).Anonymous().WithTags("health").WithSummary("Dependencies up or down with latencies (503 naming what is down), the gateway's fail-open state, and this instance's metric ingest.")
+        }).Anonymous().WithTags("health").WithSummary("Dependencies up or down with latencies (503 naming what is down), the gateway's fail-open state, this instance's metric ingest and relay dispatcher.")
           .Produces<HealthReport>().Produces<HealthReport>(StatusCodes.Status503ServiceUnavailable);
         api.MapGet("/version", (HostInfo info) => TypedResults.Json(new VersionInfo(
             "sentinel-functions",

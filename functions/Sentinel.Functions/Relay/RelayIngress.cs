@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http.Features;
+using Sentinel.Core.Identity;
 using Sentinel.Core.Relay;
 using Sentinel.Core.Storage;
 using Sentinel.Functions.Http;
@@ -31,9 +32,10 @@ internal sealed partial class RelayIngress(
             return Problems.Result(StatusCodes.Status404NotFound, "unknown-instance", "Unknown instance", $"No relay route for an Evolution instance named '{Cut(instance)}'.");
 
         // The path after the instance: the secret segment (path auth) and/or the by-events suffix (messages-upsert, …).
+        // A secret has the shape the relay generates (52 base32 characters); anything else is the event suffix.
         var segments = (rest ?? "").Split('/', StringSplitOptions.RemoveEmptyEntries);
-        var secret = segments.FirstOrDefault(s => !s.Contains('-', StringComparison.Ordinal));
-        if (segments.Length > 2 || segments.Count(s => !s.Contains('-', StringComparison.Ordinal)) > 1)
+        var secret = segments.FirstOrDefault(s => Ids.IsSecret(s));
+        if (segments.Length > 2 || segments.Length - (secret is null ? 0 : 1) > 1)
             return Problems.Result(StatusCodes.Status404NotFound, "not-found", "Not found", "The path is /api/relay/evolution/{instance}[/{secret}][/{event}].");
         if (Authenticate(route, http.Request, secret) is { } refused)
             return Problems.Result(StatusCodes.Status401Unauthorized, "invalid-webhook-credentials", "Webhook not authenticated", refused);

@@ -146,6 +146,10 @@ public sealed class RelayHandoverTests : IAsyncLifetime
         Assert.True(stats.GetProperty("latencyP99Ms").GetDouble() > 0);
         Assert.Equal(0, stats.GetProperty("backlog").GetInt64());
         GatewayClient.AssertProblem(HttpStatusCode.BadRequest, "bad-request", await _kit.Host.Client.SendAsync(HttpMethod.Get, "/api/relay/stats?window=forever", null, _kit.Admin));
+        // This instance's dispatcher in the health answer.
+        var (_, health, _) = await _kit.Host.Client.SendAsync(HttpMethod.Get, "/api/health");
+        Assert.True(health.GetProperty("relay").GetProperty("delivered").GetInt64() >= 6);
+        Assert.Equal(0, health.GetProperty("relay").GetProperty("openBreakers").GetInt32());
     }
 
     private async Task<string> ConversationIdAsync(string instance)

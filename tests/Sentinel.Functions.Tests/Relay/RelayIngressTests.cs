@@ -175,7 +175,13 @@ public sealed class RelayIngressTests : IAsyncLifetime
         Assert.Equal("stored", (await _kit.PostEvolutionAsync(global, RelayKit.Payload("evolution-text.json", global), null, $"/{secret}/messages-upsert")).Body.GetProperty("status").GetString());
         Assert.Equal("stored", (await _kit.PostEvolutionAsync(global, RelayKit.Payload("evolution-text.json", second), null, $"/{secret}")).Body.GetProperty("status").GetString());
         GatewayClient.AssertProblem(HttpStatusCode.Unauthorized, "invalid-webhook-credentials",
-            await _kit.PostEvolutionAsync(global, RelayKit.Payload("evolution-text.json", global, keyId: "K3"), null, "/wrongsecretwrongsecretwrongsecretwrongsecretwrongsecr"));
+            await _kit.PostEvolutionAsync(global, RelayKit.Payload("evolution-text.json", global, keyId: "K3"), null, "/" + Sentinel.Core.Identity.Ids.NewSecret() + "/messages-upsert"));
+        GatewayClient.AssertProblem(HttpStatusCode.Unauthorized, "invalid-webhook-credentials",
+            await _kit.PostEvolutionAsync(global, RelayKit.Payload("evolution-text.json", global, keyId: "K3"), null, "/messages-upsert"));
+        // A one-word by-events suffix (/call) is not mistaken for the secret.
+        Assert.Equal(HttpStatusCode.OK, (await _kit.PostEvolutionAsync(global, RelayKit.Payload("evolution-connection.json", global), null, $"/{secret}/call")).Status);
+        GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found",
+            await _kit.PostEvolutionAsync(global, RelayKit.Payload("evolution-text.json", global, keyId: "K4"), null, $"/{secret}/messages-upsert/extra"));
         Assert.Equal(1, await _kit.CountAsync("select count(*) from relay_messages where instance = $1", second));
     }
 

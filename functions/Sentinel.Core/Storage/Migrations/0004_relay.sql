@@ -1,6 +1,8 @@
 -- Chatbot relay: conversations and their owner, every message, the outbox (one delivery per target, written in the
 -- same transaction as its message), every attempt, hand-overs, and the webhook deliveries already taken in.
 -- Routes (how an Evolution instance authenticates and where its messages go) live in Table storage, not here.
+-- No foreign keys: each would cost a lookup and a row lock per insert on the webhook path, and the rows are only ever
+-- written together by RelayStore; retention deletes children explicitly.
 
 -- One conversation per (instance, customer JID). owner is the truth the relay routes by: ingest locks this row
 -- (the upsert does) so a message and a hand-over of the same conversation are serialized.
@@ -19,8 +21,7 @@ create table relay_conversations (
     created_at                timestamptz not null,
     last_message_at           timestamptz not null,
     unique (tenant_id, instance, customer_jid)
-);
-create index relay_conversations_tenant on relay_conversations (tenant_id, last_message_at desc);
+) with (fillfactor = 80);  -- every message updates last_message_at: room for HOT updates (no index covers it)
 create index relay_conversations_chatwoot on relay_conversations (tenant_id, instance, chatwoot_conversation_id);
 create index relay_conversations_lid on relay_conversations (tenant_id, instance, customer_lid) where customer_lid is not null;
 
@@ -30,7 +31,7 @@ create index relay_conversations_lid on relay_conversations (tenant_id, instance
 create table relay_messages (
     id               bigint      generated always as identity primary key,
     tenant_id        text        not null,
-    conversation_id  text        not null references relay_conversations (id) on delete cascade,
+    conversation_id  text        not null,
     instance         text        not null,
     direction        text        not null check (direction in ('inbound', 'outbound')),
     source           text        not null,           -- evolution, phone (fromMe typed on the phone), chatwoot, botpress, api
@@ -55,9 +56,9 @@ create index relay_messages_received on relay_messages using brin (received_at);
 create table relay_deliveries (
     id               bigint      generated always as identity primary key,
     tenant_id        text        not null,
-    webhook_id       text        not null unique,    -- Standard Webhooks webhook-id: stable across retries and replays
-    message_id       bigint      references relay_messages (id) on delete cascade,
-    conversation_id  text        not null references relay_conversations (id) on delete cascade,
+    webhook_id       text        not null,           -- Standard Webhooks webhook-id (80 random bits): stable across retries and replays
+    message_id       bigint,
+    conversation_id  text        not null,
     instance         text        not null,
     target           text        not null,           -- n8n, botpress, chatwoot, evolution
     operation        text        not null default 'message',  -- message, or status (a Chatwoot conversation status)
@@ -75,13 +76,12 @@ create table relay_deliveries (
     replays          int         not null default 0
 );
 create index relay_deliveries_pending on relay_deliveries (lane, target, id) where state = 'pending';
-create index relay_deliveries_due on relay_deliveries (next_attempt_at) where state = 'pending';
 create index relay_deliveries_dead on relay_deliveries (tenant_id, dead_at desc) where state = 'dead';
 create index relay_deliveries_conversation on relay_deliveries (conversation_id, id);
 create index relay_deliveries_created on relay_deliveries using brin (created_at);
 
 create table relay_attempts (
-    delivery_id  bigint      not null references relay_deliveries (id) on delete cascade,
+    delivery_id  bigint      not null,
     attempt      int         not null,
     tenant_id    text        not null,
     at           timestamptz not null,
@@ -95,7 +95,7 @@ create index relay_attempts_at on relay_attempts using brin (at);
 create table relay_handovers (
     id               bigint      generated always as identity primary key,
     tenant_id        text        not null,
-    conversation_id  text        not null references relay_conversations (id) on delete cascade,
+    conversation_id  text        not null,
     at               timestamptz not null,
     from_owner       text        not null,
     to_owner         text        not null,
