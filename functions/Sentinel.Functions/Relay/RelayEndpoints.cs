@@ -19,8 +19,11 @@ internal static class RelayEndpoints
         // ---- webhooks: their own credentials (Evolution's JWT is a Bearer token, but not ours), charged per IP to the webhook policy.
         relay.MapPost("/evolution/{instance}", (string instance, RelayIngress ingress, HttpContext http) => ingress.EvolutionAsync(http, instance, null))
             .WebhookIngress().WithSummary("Evolution API webhook for one instance (jwt_key Bearer, static header or secret path segment).").Produces<IngressAnswer>();
-        relay.MapPost("/evolution/{instance}/{**rest}", (string instance, string? rest, RelayIngress ingress, HttpContext http) => ingress.EvolutionAsync(http, instance, rest))
-            .WebhookIngress().WithSummary("The same, with a secret path segment and/or Evolution's by-events suffix (/messages-upsert, …).").Produces<IngressAnswer>();
+        relay.MapPost("/evolution/{instance}/{segment}", (string instance, string segment, RelayIngress ingress, HttpContext http) => ingress.EvolutionAsync(http, instance, segment))
+            .WebhookIngress().WithSummary("The same, with a secret path segment (path auth) or Evolution's by-events suffix (/messages-upsert, …).").Produces<IngressAnswer>();
+        relay.MapPost("/evolution/{instance}/{secret}/{suffix}", (string instance, string secret, string suffix, RelayIngress ingress, HttpContext http) =>
+                ingress.EvolutionAsync(http, instance, secret + "/" + suffix))
+            .WebhookIngress().WithSummary("The same, with both: the secret path segment, then the by-events suffix.").Produces<IngressAnswer>();
         relay.MapPost("/chatwoot/{instance}", (string instance, RelayIngress ingress, HttpContext http) => ingress.ChatwootAsync(http, instance))
             .WebhookIngress().WithSummary("Chatwoot API-inbox webhook (X-Chatwoot-Signature): agent replies to WhatsApp, hand-overs from conversation status.").Produces<IngressAnswer>();
 
@@ -130,13 +133,13 @@ internal static class RelayEndpoints
         }).RequireRole(Role.Viewer, Scopes.RelayRead)
           .WithSummary("Deliveries, newest first (state=dead lists the dead letters); page with before=<next>.").Produces<DeliveryList>();
 
-        deliveries.MapGet("/{id:long}", async (long id, RelayQueries queries, HttpContext http) =>
+        deliveries.MapGet("/{id}", async (long id, RelayQueries queries, HttpContext http) =>
         {
             var outcome = await queries.DeliveryAsync(http.Principal().TenantId, id, http.RequestAborted);
             return outcome.Succeeded ? TypedResults.Json(outcome.Value!, RelayJsonContext.Default.DeliveryView) : GatewayResults.Problem(outcome.Failure!);
         }).RequireRole(Role.Viewer, Scopes.RelayRead).WithSummary("One delivery with every attempt (status, latency, error).").Produces<DeliveryView>();
 
-        deliveries.MapPost("/{id:long}/replay", async (long id, RelayStore store, RelayQueries queries, RelayDispatcher dispatcher, HttpContext http) =>
+        deliveries.MapPost("/{id}/replay", async (long id, RelayStore store, RelayQueries queries, RelayDispatcher dispatcher, HttpContext http) =>
         {
             var tenant = http.Principal().TenantId;
             if (await store.ReplayAsync(tenant, id, null, null, http.RequestAborted) == 0)

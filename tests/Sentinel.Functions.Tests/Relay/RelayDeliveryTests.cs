@@ -92,9 +92,13 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
         await RelayKit.WaitUntilAsync(async () => await _kit.CountAsync("select count(*) from relay_deliveries where instance = $1 and state = 'dead'", instance) == 1,
             TimeSpan.FromSeconds(20), "the dead letter");
 
-        var (_, view, _) = await _kit.Host.Client.SendAsync(HttpMethod.Get, $"/api/relay/routes/{instance}", null, _kit.Admin);
-        var n8n = view.GetProperty("targets").EnumerateArray().Single(t => t.GetProperty("target").GetString() == "n8n");
-        Assert.NotEqual(System.Text.Json.JsonValueKind.Null, n8n.GetProperty("disabledAt").ValueKind);
+        // The target is disabled right after its dead letter is recorded.
+        await RelayKit.WaitUntilAsync(async () =>
+        {
+            var (_, view, _) = await _kit.Host.Client.SendAsync(HttpMethod.Get, $"/api/relay/routes/{instance}", null, _kit.Admin);
+            var n8n = view.GetProperty("targets").EnumerateArray().Single(t => t.GetProperty("target").GetString() == "n8n");
+            return n8n.GetProperty("disabledAt").ValueKind != System.Text.Json.JsonValueKind.Null;
+        }, TimeSpan.FromSeconds(10), "the target disabled");
 
         // While disabled, new messages do not queue for it (the decision says why).
         var later = await _kit.PostEvolutionAsync(instance, RelayKit.Payload("evolution-text.json", instance, keyId: "G2"));
@@ -121,6 +125,7 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
         // The replay keeps the webhook-id of the first attempt, so a receiver that saw it can tell.
         Assert.Equal(_kit.Stack.Of("n8n", succeeded: false)[0].Header("webhook-id"), ok[0].Header("webhook-id"));
         GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found", await _kit.Host.Client.SendAsync(HttpMethod.Post, "/api/relay/deliveries/999999999/replay", null, _kit.Admin));
+        Assert.Equal(HttpStatusCode.BadRequest, (await _kit.Host.Client.SendAsync(HttpMethod.Get, "/api/relay/deliveries/not-a-number", null, _kit.Admin)).Status);
     }
 
     [Fact]
@@ -131,7 +136,7 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
         _kit.Stack.Behaviors["n8n"] = Behavior.TooMany429;
         _kit.Stack.RetryAfterSeconds = 4;
         await _kit.PostEvolutionAsync(instance, RelayKit.Payload("evolution-text.json", instance, keyId: "R1"));
-        await RelayKit.WaitUntilAsync(() => _kit.Stack.Of("n8n", succeeded: false).Count >= 2, TimeSpan.FromSeconds(30), "two attempts");
+        await RelayKit.WaitUntilAsync(async () => (await AttemptTimesAsync(instance)).Count >= 2, TimeSpan.FromSeconds(30), "two recorded attempts");
         var attempts = await AttemptTimesAsync(instance);
         // The schedule says 1 s; the target asked for 4.
         Assert.True(attempts[1] - attempts[0] >= TimeSpan.FromSeconds(3.5), $"second attempt {(attempts[1] - attempts[0]).TotalSeconds:0.0} s after the first");

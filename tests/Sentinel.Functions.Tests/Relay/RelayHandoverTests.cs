@@ -138,6 +138,8 @@ public sealed class RelayHandoverTests : IAsyncLifetime
         Assert.Equal(["bot: pergunta 0", "bot: pergunta 1", "bot: pergunta 2"], _kit.Stack.Of("evolution").Select(r => r.Json.GetProperty("text").GetString()));
         Assert.All(_kit.Stack.Of("botpress"), r => Assert.EndsWith("/api/v1/bots/vendas/converse/5511977776666@s.whatsapp.net", r.Path, StringComparison.Ordinal));
 
+        await RelayKit.WaitUntilAsync(async () => await _kit.CountAsync("select count(*) from relay_deliveries where instance = $1 and state = 'delivered'", instance) == 6,
+            TimeSpan.FromSeconds(10), "six recorded deliveries");
         var (status, stats, _) = await _kit.Host.Client.SendAsync(HttpMethod.Get, "/api/relay/stats?window=15m", null, _kit.Admin);
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal(6, stats.GetProperty("messages").GetInt64());
