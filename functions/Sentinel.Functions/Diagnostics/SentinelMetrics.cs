@@ -14,7 +14,8 @@ internal sealed class SentinelMetrics : IDisposable
     private readonly Counter<long> _invocations;
     private readonly Histogram<double> _invocationDuration;
 
-    public SentinelMetrics(IMeterFactory meterFactory, RateLimiter limiter, RequestLogWriter requestLog, Sentinel.Core.Identity.TokenRevocations revocations, MetricIngest ingest)
+    public SentinelMetrics(IMeterFactory meterFactory, RateLimiter limiter, RequestLogWriter requestLog, Sentinel.Core.Identity.TokenRevocations revocations, MetricIngest ingest,
+        Sentinel.Core.Relay.RelayDispatcher relay)
     {
         _meter = meterFactory.Create(MeterName);
         _meter.CreateObservableCounter("sentinel.ratelimit.fail_open.decisions", () => limiter.FailOpenDecisions, description: "Rate-limit decisions made in process because Redis was unreachable");
@@ -32,6 +33,13 @@ internal sealed class SentinelMetrics : IDisposable
             new Measurement<long>(ingest.Rejected, new KeyValuePair<string, object?>("outcome", "rejected")),
         }, description: "Agent metric batches by outcome (stored, duplicate, rejected)");
         _meter.CreateObservableCounter("sentinel.ingest.samples", () => ingest.Samples, description: "Metric samples stored");
+        _meter.CreateObservableCounter("sentinel.relay.attempts", () => new[]
+        {
+            new Measurement<long>(relay.Delivered, new KeyValuePair<string, object?>("outcome", "delivered")),
+            new Measurement<long>(relay.Failed, new KeyValuePair<string, object?>("outcome", "failed")),
+        }, description: "Relay delivery attempts by outcome (delivered, failed)");
+        _meter.CreateObservableCounter("sentinel.relay.dead_letters", () => relay.DeadLettered, description: "Relay deliveries dead-lettered");
+        _meter.CreateObservableGauge("sentinel.relay.breakers.open", () => relay.OpenBreakerCount, description: "Relay targets whose circuit breaker is open");
     }
 
     public void RecordInvocation(string function, string outcome, TimeSpan duration)

@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using FsCheck;
+using FsCheck.Fluent;
 using System.Text;
 using Sentinel.Core.Relay;
 
@@ -124,6 +126,40 @@ public sealed class WebhookContractTests
         Assert.Equal(("top", 9L, 88L, true, "user"), (m!.Content, m.MessageId!.Value, m.ConversationId!.Value, m.Private, m.SenderType));
         Assert.True(ChatwootWebhook.TryParse("""{"event":"conversation_updated","id":88,"status":"open","meta":{"assignee":{"id":3}}}"""u8, out var c, out _));
         Assert.Equal(("open", true), (c!.Status, c.HasAssignee!.Value));
+    }
+
+    [Fact]
+    public void Parsers_NeverThrow_OnArbitraryOrMutatedInput()
+    {
+        // Property: whatever bytes arrive (random, or a real payload with bytes flipped or cut), the parsers and verifiers
+        // answer valid or invalid with a reason; they never throw (a throw would be a 500 for a sender's mistake).
+        var real = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "payloads", "relay", "evolution-text.json"));
+        var mutated = from cut in Gen.Choose(0, real.Length)
+                      from flips in Gen.ListOf(Gen.Zip(Gen.Choose(0, real.Length - 1), Gen.Choose(0, 255)))
+                      select Mutate(real, cut, flips);
+        var bytes = Gen.OneOf(ArbMap.Default.GeneratorFor<byte[]>(), mutated);
+        Prop.ForAll(bytes.ToArbitrary(), body =>
+        {
+            var ok = EvolutionWebhook.TryParse(body, out var e, out var error);
+            Assert.True(ok ? e is not null : !string.IsNullOrEmpty(error));
+            ok = ChatwootWebhook.TryParse(body, out var c, out error);
+            Assert.True(ok ? c is not null : !string.IsNullOrEmpty(error));
+            var text = Encoding.UTF8.GetString(body);
+            Assert.NotNull(EvolutionWebhook.VerifyJwt("Bearer " + text, "jwt-key-0123456789abcdef", Now));
+            Assert.NotNull(ChatwootWebhook.VerifySignature(text, text, body, "secret", Now, TimeSpan.FromMinutes(5)));
+        }).QuickCheckThrowOnFailure();
+    }
+
+    private static byte[] Mutate(byte[] source, int cut, IEnumerable<(int Index, int Value)> flips)
+    {
+        var copy = source[..cut];
+        foreach (var (index, value) in flips)
+        {
+            if (index < copy.Length)
+                copy[index] = (byte)value;
+        }
+
+        return copy;
     }
 
     [Fact]

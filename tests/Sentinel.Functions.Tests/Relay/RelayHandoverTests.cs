@@ -152,6 +152,27 @@ public sealed class RelayHandoverTests : IAsyncLifetime
         var (_, health, _) = await _kit.Host.Client.SendAsync(HttpMethod.Get, "/api/health");
         Assert.True(health.GetProperty("relay").GetProperty("delivered").GetInt64() >= 6);
         Assert.Equal(0, health.GetProperty("relay").GetProperty("openBreakers").GetInt32());
+
+        // And as meters: sentinel.relay.attempts{outcome=delivered} counts them (other hosts in this test process publish too).
+        _ = _kit.Host.Services.GetService(typeof(Sentinel.Functions.Diagnostics.SentinelMetrics));
+        var delivered = new List<long>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == Sentinel.Functions.Diagnostics.SentinelMetrics.MeterName && instrument.Name == "sentinel.relay.attempts")
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag is { Key: "outcome", Value: "delivered" })
+                    delivered.Add(value);
+            }
+        });
+        listener.Start();
+        listener.RecordObservableInstruments();
+        Assert.Contains(delivered, v => v >= 6);
     }
 
     private async Task<string> ConversationIdAsync(string instance)
