@@ -86,10 +86,14 @@ internal static class RelayEndpoints
             if (reached && cached.HasValue)
                 return TypedResults.Json(new HandoverAnswer(id, cached.ToString(), false), RelayJsonContext.Default.HandoverAnswer);
             var outcome = await queries.ConversationAsync(tenant, id, http.RequestAborted);
-            return outcome.Succeeded
-                ? TypedResults.Json(new HandoverAnswer(id, outcome.Value!.Conversation.Owner, false), RelayJsonContext.Default.HandoverAnswer)
-                : GatewayResults.Problem(outcome.Failure!);
-        }).RequireRole(Role.Viewer, Scopes.RelayRead).WithSummary("Who owns the conversation now (bot or human); Redis first, PostgreSQL when it is cold.").Produces<HandoverAnswer>();
+            if (!outcome.Succeeded)
+                return GatewayResults.Problem(outcome.Failure!);
+            var owner = outcome.Value!.Conversation.Owner;
+            await redis.TryAsync(db => db.StringSetAsync(keys.RelayOwner(tenant, id), owner, RelayIngress.OwnerCacheLife), TimeSpan.FromMilliseconds(250), CancellationToken.None);
+            return TypedResults.Json(new HandoverAnswer(id, owner, false), RelayJsonContext.Default.HandoverAnswer);
+        }).RequireRole(Role.Viewer, Scopes.RelayRead)
+          .WithSummary("Who owns the conversation now (bot or human): Redis first (kept for 5 minutes, replaced by every hand-over), PostgreSQL when it is cold.")
+          .Produces<HandoverAnswer>();
 
         conversations.MapPost("/{id}/handover", async (string id, HandoverRequest body, RelayStore store, RelayRouteStore routeStore, RedisConnection redis, RedisKeys keys,
             RelayDispatcher dispatcher, HttpContext http) =>
@@ -101,7 +105,7 @@ internal static class RelayEndpoints
             var outcome = await store.HandoverAsync(principal.TenantId, id, body.To!, reason, principal.Name, routeStore.FindAsync, http.RequestAborted);
             if (!outcome.Succeeded)
                 return GatewayResults.Problem(outcome.Failure!);
-            await redis.TryAsync(db => db.StringSetAsync(keys.RelayOwner(principal.TenantId, id), outcome.Value.Owner, TimeSpan.FromDays(7)), TimeSpan.FromMilliseconds(250), CancellationToken.None);
+            await redis.TryAsync(db => db.StringSetAsync(keys.RelayOwner(principal.TenantId, id), outcome.Value.Owner, RelayIngress.OwnerCacheLife), TimeSpan.FromMilliseconds(250), CancellationToken.None);
             if (outcome.Value.Changed)
                 dispatcher.Signal();
             return TypedResults.Json(new HandoverAnswer(id, outcome.Value.Owner, outcome.Value.Changed), RelayJsonContext.Default.HandoverAnswer);

@@ -21,6 +21,10 @@ internal sealed partial class RelayIngress(
 {
     private static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>How long Redis keeps a conversation's owner; every hand-over replaces or removes it, so this only bounds
+    /// how stale a value can be if a removal is lost while Redis is away.</summary>
+    public static readonly TimeSpan OwnerCacheLife = TimeSpan.FromMinutes(5);
+
     public async Task<IResult> EvolutionAsync(HttpContext http, string instance, string? rest)
     {
         var ct = http.RequestAborted;
@@ -97,6 +101,9 @@ internal sealed partial class RelayIngress(
         var result = await store.AcceptChatwootAsync(route, delivery, e!, ct);
         if (result.Deliveries > 0)
             dispatcher.Signal();
+        // Chatwoot may have moved the owner: the Redis copy goes, the next read takes it from PostgreSQL.
+        if (result is { Status: IngressStatus.Stored, ConversationId: { } conversation })
+            await redis.TryAsync(db => db.KeyDeleteAsync(keys.RelayOwner(route.TenantId, conversation)), RedisTimeout, CancellationToken.None);
         if (seenKey is not null)
             await RememberAsync(seenKey);
         return Answer(result);

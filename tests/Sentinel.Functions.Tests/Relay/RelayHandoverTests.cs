@@ -28,11 +28,17 @@ public sealed class RelayHandoverTests : IAsyncLifetime
         var conversation = (await _kit.ConversationAsync(await ConversationIdAsync(instance))).GetProperty("conversation");
         var cwId = conversation.GetProperty("chatwootConversationId").GetInt64();
 
+        var (_, before, _) = await _kit.Host.Client.SendAsync(HttpMethod.Get, $"/api/relay/conversations/{conversation.GetProperty("id").GetString()}/owner", null, _kit.Admin);
+        Assert.Equal("bot", before.GetProperty("owner").GetString());
+
         // Chatwoot reports the conversation opened (a human took it): the customer's next message goes to Chatwoot only.
         var opened = WithConversation("chatwoot-status-open.json", cwId);
         var first = await _kit.PostChatwootAsync(instance, opened, delivery: "d-open");
         Assert.Equal("stored", first.Body.GetProperty("status").GetString());
         Assert.Equal("duplicate", (await _kit.PostChatwootAsync(instance, opened, delivery: "d-open")).Body.GetProperty("status").GetString());
+        // The owner read (cached in Redis by the read before) follows Chatwoot's change at once.
+        var (_, owner, _) = await _kit.Host.Client.SendAsync(HttpMethod.Get, $"/api/relay/conversations/{conversation.GetProperty("id").GetString()}/owner", null, _kit.Admin);
+        Assert.Equal("human", owner.GetProperty("owner").GetString());
         await _kit.PostEvolutionAsync(instance, RelayKit.Payload("evolution-text.json", instance, keyId: "H2", text: "Ainda está aí?"));
 
         // The agent answers in Chatwoot: it goes to WhatsApp once, even when Chatwoot's Sidekiq retries the webhook.
