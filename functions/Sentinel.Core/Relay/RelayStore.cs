@@ -119,8 +119,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
             "m as (insert into relay_messages (tenant_id, conversation_id, instance, direction, source, external_id, kind, text, author, sent_at, received_at, status, decision, payload) " +
             "  select $1, conv.id, $2, 'inbound', 'evolution', $7, $8, $9, $10, $11, $4, $12, case when conv.owner = 'bot' then $13 else $14 end, $15::jsonb from conv " +
             "  on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id, conversation_id, decision), " +
-            "d as (insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, next_attempt_at, created_at) " +
-            "  select $1, t.webhook_id, m.id, m.conversation_id, $2, t.target, 'message', case when t.ordered then m.conversation_id else t.webhook_id end, $4, $4 " +
+            "d as (insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, message_at, next_attempt_at, created_at) " +
+            "  select $1, t.webhook_id, m.id, m.conversation_id, $2, t.target, 'message', case when t.ordered then m.conversation_id else t.webhook_id end, $11, $4, $4 " +
             "  from m cross join conv cross join unnest($16::text[], $17::text[], $18::text[], $19::boolean[]) as t(webhook_id, target, owner, ordered) " +
             "  where t.owner = conv.owner returning 1) " +
             "select (select id from conv), (select id from m), (select decision from m), (select count(*) from d)");
@@ -444,8 +444,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
               "on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id";
         await using var insert = new NpgsqlCommand(
             $"with m as ({message}), " +
-            "d as (insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, next_attempt_at, created_at) " +
-            "  select $1, t.webhook_id, m.id, $2, $3, t.target, t.operation, t.lane, $12, $12 from m cross join unnest($16::text[], $17::text[], $18::text[], $19::text[]) " +
+            "d as (insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, message_at, next_attempt_at, created_at) " +
+            "  select $1, t.webhook_id, m.id, $2, $3, t.target, t.operation, t.lane, $11, $12, $12 from m cross join unnest($16::text[], $17::text[], $18::text[], $19::text[]) " +
             "  as t(webhook_id, target, operation, lane) returning 1) " +
             "select (select id from m), (select count(*) from d)", conn, tx);
         Add(insert, route.TenantId, conversationId, route.Instance, direction, source, externalId, sourceRef, kind, Cut(text, 65_536), Cut(author, 200), sentAt, receivedAt,
@@ -468,7 +468,7 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
     {
         var now = time.GetUtcNow();
         await using var command = dataSource.CreateCommand(
-            "with heads as (select distinct on (lane, target) id from relay_deliveries where state = 'pending' and ($5::text is null or conversation_id = $5) order by lane, target, id), " +
+            "with heads as (select distinct on (lane, target) id from relay_deliveries where state = 'pending' and ($5::text is null or conversation_id = $5) order by lane, target, message_at, id), " +
             "due as (select d.id, d.conversation_id, d.message_id from relay_deliveries d join heads h on h.id = d.id " +
             "  where d.next_attempt_at <= $1 and (d.lease_until is null or d.lease_until < $1) and not ((d.tenant_id || '/' || d.instance || '/' || d.target) = any($3)) " +
             "  order by d.next_attempt_at, d.id limit $2 for update of d skip locked) " +

@@ -50,7 +50,8 @@ create unique index relay_messages_external on relay_messages (tenant_id, instan
 create index relay_messages_conversation on relay_messages (conversation_id, id);
 create index relay_messages_received on relay_messages using brin (received_at);
 
--- The outbox. lane orders deliveries: ordered targets share the conversation's lane (one in flight, oldest first),
+-- The outbox. lane orders deliveries: ordered targets share the conversation's lane (one in flight, oldest
+-- messageTimestamp first, so a late retry of an earlier message still goes before a later one that waits with it),
 -- unordered ones get a lane of their own. A row is claimed with FOR UPDATE SKIP LOCKED and leased for the length of
 -- one attempt, so several relay processes never send the same row at the same time.
 create table relay_deliveries (
@@ -63,6 +64,7 @@ create table relay_deliveries (
     target           text        not null,           -- n8n, botpress, chatwoot, evolution
     operation        text        not null default 'message',  -- message, or status (a Chatwoot conversation status)
     lane             text        not null,
+    message_at       timestamptz not null,           -- the message's own time (messageTimestamp): a lane goes oldest first
     state            text        not null default 'pending' check (state in ('pending', 'delivered', 'dead')),
     attempts         int         not null default 0,
     retry_base       int         not null default 0, -- attempts made before the last replay: the schedule restarts from there
@@ -75,7 +77,7 @@ create table relay_deliveries (
     dead_at          timestamptz,
     replays          int         not null default 0
 );
-create index relay_deliveries_pending on relay_deliveries (lane, target, id) where state = 'pending';
+create index relay_deliveries_pending on relay_deliveries (lane, target, message_at, id) where state = 'pending';
 create index relay_deliveries_dead on relay_deliveries (tenant_id, dead_at desc) where state = 'dead';
 create index relay_deliveries_conversation on relay_deliveries (conversation_id, id);
 create index relay_deliveries_created on relay_deliveries using brin (created_at);
