@@ -49,20 +49,53 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
         }
     }
 
+    /// <summary>
+    /// Keeps up to <see cref="RelayOptions.Concurrency"/> attempts in flight: claims what is due, and whenever attempts
+    /// finish records all that have finished in one transaction and claims again (a lane's next delivery becomes
+    /// claimable once its head is settled). A slow or hanging target holds only its own slots, never the others' — their
+    /// attempts are recorded and followed as they finish. Also claims on a signal from ingress and once a second. Stops
+    /// claiming after <paramref name="budget"/>, then waits for what is in flight.
+    /// </summary>
     public async Task<DrainReport> DrainAsync(TimeSpan budget, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         int attempts = 0, delivered = 0, retried = 0, dead = 0;
-        while (Stopwatch.GetElapsedTime(started) < budget && !cancellationToken.IsCancellationRequested)
+        var inFlight = new List<Task<AttemptRecord>>();
+        Task<bool>? signal = null;
+        var claim = true;
+        while (true)
         {
-            var claimed = await store.ClaimAsync(options.Concurrency * 2, Lease, OpenBreakers(), null, cancellationToken);
-            if (claimed.Count == 0)
+            var claiming = Stopwatch.GetElapsedTime(started) < budget && !cancellationToken.IsCancellationRequested;
+            if (claiming && claim && inFlight.Count < options.Concurrency)
+            {
+                var claimed = await store.ClaimAsync(options.Concurrency - inFlight.Count, Lease, OpenBreakers(), null, cancellationToken);
+                foreach (var work in claimed)
+                    inFlight.Add(AttemptAsync(work, cancellationToken));
+                claim = false;
+            }
+
+            if (inFlight.Count == 0)
                 break;
-            var records = new System.Collections.Concurrent.ConcurrentBag<AttemptRecord>();
-            await Parallel.ForEachAsync(claimed, new ParallelOptions { MaxDegreeOfParallelism = options.Concurrency, CancellationToken = cancellationToken },
-                async (work, ct) => records.Add(await AttemptAsync(work, ct)));
-            // One transaction records the whole batch; a lane's next delivery is claimed only after its head is settled.
-            await store.CompleteAsync(records.ToList(), CancellationToken.None);
+
+            signal ??= _signals.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            var tick = Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            var first = await Task.WhenAny([.. inFlight, signal, tick]);
+            if (first == signal)
+            {
+                _signals.Reader.TryRead(out _);
+                signal = null;
+            }
+
+            claim = true;
+            var done = inFlight.Where(t => t.IsCompleted).ToList();
+            if (done.Count == 0)
+                continue;
+            inFlight.RemoveAll(t => t.IsCompleted);
+            var records = new List<AttemptRecord>(done.Count);
+            foreach (var t in done)
+                records.Add(await t);
+            // One transaction records everything that finished together.
+            await store.CompleteAsync(records, CancellationToken.None);
             foreach (var r in records)
             {
                 attempts++;

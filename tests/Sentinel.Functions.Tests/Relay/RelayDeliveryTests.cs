@@ -153,6 +153,31 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AHangingTarget_DoesNotSlowTheOthers()
+    {
+        var instance = RelayKit.NewInstance();
+        await _kit.CreateRouteAsync(_kit.Route(instance)); // Chatwoot's timeout is 5 s
+        _kit.Stack.Behaviors["chatwoot"] = Behavior.Hang;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (var i = 0; i < 6; i++)
+        {
+            await _kit.PostEvolutionAsync(instance, RelayKit.Payload("evolution-text.json", instance, keyId: $"H{i}", text: $"m{i}",
+                timestamp: 1761055391 + i, remoteJid: $"5511955500{i:D3}@s.whatsapp.net"));
+        }
+
+        // Every n8n delivery is recorded while Chatwoot's attempts are still hanging (well before its 5 s timeout).
+        await RelayKit.WaitUntilAsync(async () => await _kit.CountAsync("select count(*) from relay_deliveries where instance = $1 and target = 'n8n' and state = 'delivered'", instance) == 6,
+            TimeSpan.FromSeconds(20), "the n8n deliveries");
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(4), $"n8n waited {watch.Elapsed.TotalSeconds:0.0} s behind a hanging Chatwoot");
+        Assert.Equal(0, await _kit.CountAsync("select count(*) from relay_attempts a join relay_deliveries d on d.id = a.delivery_id where d.instance = $1 and d.target = 'chatwoot'", instance));
+
+        // The hang ends in a timeout, recorded as a failed attempt to retry.
+        await RelayKit.WaitUntilAsync(async () => await _kit.CountAsync(
+            "select count(*) from relay_attempts a join relay_deliveries d on d.id = a.delivery_id where d.instance = $1 and d.target = 'chatwoot' and a.error like 'No answer within 5 s%'", instance) >= 1,
+            TimeSpan.FromSeconds(20), "a recorded timeout");
+    }
+
+    [Fact]
     public async Task TwoRelayProcesses_DrainingOneOutbox_NeverSendADeliveryTwice()
     {
         var instance = RelayKit.NewInstance();
