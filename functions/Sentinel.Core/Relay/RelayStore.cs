@@ -468,9 +468,12 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
     {
         var now = time.GetUtcNow();
         await using var command = dataSource.CreateCommand(
-            "with heads as (select distinct on (lane, target) id from relay_deliveries where state = 'pending' and ($5::text is null or conversation_id = $5) order by lane, target, message_at, id), " +
-            "due as (select d.id, d.conversation_id, d.message_id from relay_deliveries d join heads h on h.id = d.id " +
-            "  where d.next_attempt_at <= $1 and (d.lease_until is null or d.lease_until < $1) and not ((d.tenant_id || '/' || d.instance || '/' || d.target) = any($3)) " +
+            // Due rows in due order, kept only if nothing pending comes before them in their lane (an index probe each):
+            // cheap however long the backlog is, unlike computing every lane's head.
+            "with due as (select d.id, d.conversation_id, d.message_id from relay_deliveries d " +
+            "  where d.state = 'pending' and d.next_attempt_at <= $1 and (d.lease_until is null or d.lease_until < $1) and ($5::text is null or d.conversation_id = $5) " +
+            "  and not ((d.tenant_id || '/' || d.instance || '/' || d.target) = any($3)) " +
+            "  and not exists (select 1 from relay_deliveries e where e.state = 'pending' and e.lane = d.lane and e.target = d.target and (e.message_at, e.id) < (d.message_at, d.id)) " +
             "  order by d.next_attempt_at, d.id limit $2 for update of d skip locked) " +
             "update relay_deliveries d set lease_until = $4, attempts = d.attempts + 1 from due " +
             "join relay_conversations c on c.id = due.conversation_id left join relay_messages m on m.id = due.message_id where d.id = due.id " +

@@ -78,6 +78,7 @@ create table relay_deliveries (
     replays          int         not null default 0
 );
 create index relay_deliveries_pending on relay_deliveries (lane, target, message_at, id) where state = 'pending';
+create index relay_deliveries_due on relay_deliveries (next_attempt_at, id) where state = 'pending';
 create index relay_deliveries_dead on relay_deliveries (tenant_id, dead_at desc) where state = 'dead';
 create index relay_deliveries_conversation on relay_deliveries (conversation_id, id);
 create index relay_deliveries_created on relay_deliveries using brin (created_at);
