@@ -21,6 +21,9 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
     /// <summary>How long a claimed delivery is kept from other processes: the longest timeout and a margin.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(90);
 
+    /// <summary>How long finished attempts wait for others finishing with them before they are recorded together.</summary>
+    private static readonly TimeSpan CoalesceFor = TimeSpan.FromMilliseconds(10);
+
     private readonly ConcurrentDictionary<string, Breaker> _breakers = new(StringComparer.Ordinal);
     private readonly Channel<bool> _signals = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private long _delivered, _failed, _dead;
@@ -66,7 +69,7 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
         while (true)
         {
             var claiming = Stopwatch.GetElapsedTime(started) < budget && !cancellationToken.IsCancellationRequested;
-            if (claiming && claim && inFlight.Count < options.Concurrency)
+            if (claiming && (claim || inFlight.Count == 0) && inFlight.Count < options.Concurrency)
             {
                 var claimed = await store.ClaimAsync(options.Concurrency - inFlight.Count, Lease, OpenBreakers(), null, cancellationToken);
                 foreach (var work in claimed)
@@ -86,11 +89,16 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
                 signal = null;
             }
 
-            claim = true;
-            var done = inFlight.Where(t => t.IsCompleted).ToList();
-            if (done.Count == 0)
+            // Claim again on a signal or a tick, or once a quarter of the slots are free (claims in chunks under load).
+            claim = first == signal || first == tick;
+            if (!inFlight.Any(t => t.IsCompleted))
                 continue;
+            // Let the attempts finishing about now join this record and this claim: one transaction and one claim for
+            // many deliveries under load; a hanging one is left in flight.
+            await Task.WhenAny(Task.WhenAll(inFlight), Task.Delay(CoalesceFor, CancellationToken.None));
+            var done = inFlight.Where(t => t.IsCompleted).ToList();
             inFlight.RemoveAll(t => t.IsCompleted);
+            claim |= options.Concurrency - inFlight.Count >= Math.Max(1, options.Concurrency / 4);
             var records = new List<AttemptRecord>(done.Count);
             foreach (var t in done)
                 records.Add(await t);
