@@ -127,6 +127,21 @@ internal static class Bench
         return new LoopResult(all, all.Count / elapsed.TotalSeconds, errors, Interlocked.Read(ref sequence));
     }
 
+    /// <summary>Starts this same program in <c>--bare-server</c> mode (the baseline Kestrel, <see cref="BareKestrel"/>), as it
+    /// was itself started (apphost or <c>dotnet x.dll</c>), and waits for it; the caller stops the process.</summary>
+    public static async Task<(Process Process, Uri Root)> StartBareServerAsync()
+    {
+        var port = FreePort();
+        var self = Environment.ProcessPath!;
+        string[] args = Path.GetFileNameWithoutExtension(self) == "dotnet"
+            ? [typeof(BareKestrel).Assembly.Location, "--bare-server", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]
+            : ["--bare-server", port.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        var process = Start(self, args);
+        var root = new Uri($"http://127.0.0.1:{port}");
+        await WaitForAsync(new Uri(root, "/bare"), TimeSpan.FromSeconds(30));
+        return (process, root);
+    }
+
     public const string EventHubKey = "bench-event-hub-key-0123456789";
 
     /// <summary>

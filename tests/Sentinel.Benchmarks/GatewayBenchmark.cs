@@ -1,4 +1,3 @@
-using System.Globalization;
 
 namespace Sentinel.Benchmarks;
 
@@ -55,17 +54,10 @@ internal static class GatewayBenchmark
 
     private static async Task<Result> BareAsync()
     {
-        var port = Bench.FreePort();
-        // This same program in --bare-server mode, started as it was started (apphost or `dotnet x.dll`).
-        var self = Environment.ProcessPath!;
-        string[] args = Path.GetFileNameWithoutExtension(self) == "dotnet"
-            ? [typeof(BareKestrel).Assembly.Location, "--bare-server", port.ToString(CultureInfo.InvariantCulture)]
-            : ["--bare-server", port.ToString(CultureInfo.InvariantCulture)];
-        var process = Bench.Start(self, args);
+        var (process, root) = await Bench.StartBareServerAsync();
         try
         {
-            await Bench.WaitForAsync(new Uri($"http://127.0.0.1:{port}/bare"), TimeSpan.FromSeconds(30));
-            return await LoadAsync("bare Kestrel (baseline)", new Uri($"http://127.0.0.1:{port}/bare"), "Bearer x");
+            return await LoadAsync("bare Kestrel (baseline)", new Uri(root, "/bare"), "Bearer x");
         }
         finally
         {

@@ -84,16 +84,10 @@ internal static class RelayBenchmark
 
     private static async Task<(Result Closed, Result[] AtRates)> BareAsync()
     {
-        var port = Bench.FreePort();
-        var self = Environment.ProcessPath!;
-        string[] args = Path.GetFileNameWithoutExtension(self) == "dotnet"
-            ? [typeof(BareKestrel).Assembly.Location, "--bare-server", port.ToString(CultureInfo.InvariantCulture)]
-            : ["--bare-server", port.ToString(CultureInfo.InvariantCulture)];
-        var process = Bench.Start(self, args);
+        var (process, root) = await Bench.StartBareServerAsync();
         try
         {
-            await Bench.WaitForAsync(new Uri($"http://127.0.0.1:{port}/bare"), TimeSpan.FromSeconds(30));
-            var uri = new Uri($"http://127.0.0.1:{port}/bare-webhook");
+            var uri = new Uri(root, "/bare-webhook");
             var closed = await LoadAsync("bare", uri, "bare", "");
             var atRates = new Result[Rates.Length];
             for (var i = 0; i < Rates.Length; i++)

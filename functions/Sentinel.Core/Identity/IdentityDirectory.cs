@@ -23,46 +23,20 @@ internal sealed class IdentityDirectory
     private readonly string _logins;
     private readonly string _apiKeys;
     private readonly string _sessions;
-    private readonly Lock _ensureGate = new();
-    private Task? _ensuring;
+    private readonly TableSet _set;
 
     public IdentityDirectory(TableServiceClient tables, IdentityOptions options)
     {
         _tables = tables;
         var prefix = options.TablePrefix;
         (_tenants, _users, _logins, _apiKeys, _sessions) = (prefix + "Tenants", prefix + "Users", prefix + "Logins", prefix + "ApiKeys", prefix + "Sessions");
-        foreach (var t in new[] { _tenants, _users, _logins, _apiKeys, _sessions })
-            TableServiceClient.ValidateTableName(t);
+        _set = new TableSet(tables, _tenants, _users, _logins, _apiKeys, _sessions);
     }
 
     /// <summary>Creates the tables once per process (retried on the next call if storage was down).</summary>
-    public async Task EnsureTablesAsync(CancellationToken cancellationToken)
-    {
-        Task ensuring;
-        lock (_ensureGate)
-        {
-            if (_ensuring is { IsFaulted: true } or { IsCanceled: true })
-                _ensuring = null;
-            ensuring = _ensuring ??= CreateTablesAsync();
-        }
+    public Task EnsureTablesAsync(CancellationToken cancellationToken) => _set.EnsureAsync(cancellationToken);
 
-        await ensuring.WaitAsync(cancellationToken);
-    }
-
-    private async Task CreateTablesAsync()
-    {
-        // Not tied to one caller's token: a caller giving up must not fail the creation for the others.
-        foreach (var t in new[] { _tenants, _users, _logins, _apiKeys, _sessions })
-            await _tables.CreateTableIfNotExistsAsync(t, CancellationToken.None);
-    }
-
-    public async Task DeleteTablesAsync(CancellationToken cancellationToken)
-    {
-        foreach (var t in new[] { _tenants, _users, _logins, _apiKeys, _sessions })
-            await _tables.DeleteTableAsync(t, cancellationToken);
-        lock (_ensureGate)
-            _ensuring = null;
-    }
+    public Task DeleteTablesAsync(CancellationToken cancellationToken) => _set.DeleteAsync(cancellationToken);
 
     // ---- tenants ----
 

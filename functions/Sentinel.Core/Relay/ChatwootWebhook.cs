@@ -54,12 +54,12 @@ internal static class ChatwootWebhook
         return hmac.GetHashAndReset();
     }
 
-    public static bool TryParse(ReadOnlySpan<byte> body, out ChatwootEvent? parsed, out string? error)
+    public static bool TryParse(ReadOnlyMemory<byte> body, out ChatwootEvent? parsed, out string? error)
     {
         parsed = null;
         try
         {
-            using var doc = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 64 });
+            using var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object || Str(root, "event") is not { } eventName)
             {

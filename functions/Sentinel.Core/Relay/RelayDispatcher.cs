@@ -71,7 +71,7 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
             var claiming = Stopwatch.GetElapsedTime(started) < budget && !cancellationToken.IsCancellationRequested;
             if (claiming && (claim || inFlight.Count == 0) && inFlight.Count < options.Concurrency)
             {
-                var claimed = await store.ClaimAsync(options.Concurrency - inFlight.Count, Lease, OpenBreakers(), null, cancellationToken);
+                var claimed = await store.ClaimAsync(options.Concurrency - inFlight.Count, Lease, OpenBreakers(), cancellationToken);
                 foreach (var work in claimed)
                     inFlight.Add(AttemptAsync(work, cancellationToken));
                 claim = false;

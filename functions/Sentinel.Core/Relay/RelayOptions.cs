@@ -12,30 +12,23 @@ internal sealed class RelayOptions
     /// </summary>
     public string RetrySchedule { get; set; } = "5s,5m,30m,2h,5h,10h,10h";
 
-    /// <summary><see cref="RetrySchedule"/> parsed; empty when it does not parse (start-up validation refuses that).</summary>
+    /// <summary><see cref="RetrySchedule"/> parsed (a handful of items, read once per failed attempt); empty when it does
+    /// not parse, which start-up validation refuses.</summary>
     public TimeSpan[] Delays
     {
         get
         {
-            if (_parsedFrom != RetrySchedule)
+            var parts = RetrySchedule.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var delays = new TimeSpan[parts.Length];
+            for (var i = 0; i < parts.Length; i++)
             {
-                var parts = RetrySchedule.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-                var delays = new TimeSpan[parts.Length];
-                for (var i = 0; i < parts.Length; i++)
-                {
-                    if (!RequestLog.GatewayStats.TryParseDuration(parts[i], out delays[i]))
-                        return [];
-                }
-
-                (_delays, _parsedFrom) = (delays, RetrySchedule);
+                if (!RequestLog.GatewayStats.TryParseDuration(parts[i], out delays[i]))
+                    return [];
             }
 
-            return _delays;
+            return delays;
         }
     }
-
-    private TimeSpan[] _delays = [];
-    private string? _parsedFrom;
 
     /// <summary>A <c>Retry-After</c> longer than this is capped (a target must not park a delivery for days). Default 10 hours.</summary>
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromHours(10);
@@ -63,6 +56,4 @@ internal sealed class RelayOptions
 
     /// <summary>Relay messages, deliveries and attempts are kept this long. Default 90 days.</summary>
     public TimeSpan Retention { get; set; } = TimeSpan.FromDays(90);
-
-    public TimeSpan TotalRetryWindow => Delays.Aggregate(TimeSpan.Zero, (a, b) => a + b);
 }

@@ -68,7 +68,7 @@ internal sealed class RelayQueries(NpgsqlDataSource dataSource, TimeProvider tim
         await using var deliveries = new NpgsqlCommand(
             $"select * from (select {DeliveryColumns} from relay_deliveries where conversation_id = $1 and tenant_id = $2 order by id desc limit 1000) d order by id", conn);
         RelayStore.Add(deliveries, id, tenantId);
-        var deliveryList = await ReadAllAsync(deliveries, r => ReadDelivery(r, null), cancellationToken);
+        var deliveryList = await ReadAllAsync(deliveries, ReadDelivery, cancellationToken);
         var attempts = await AttemptsAsync(conn, deliveryList.Select(d => d.Id).ToArray(), cancellationToken);
         deliveryList = deliveryList.Select(d => d with { AttemptLog = attempts.GetValueOrDefault(d.Id, []) }).ToList();
 
@@ -79,13 +79,21 @@ internal sealed class RelayQueries(NpgsqlDataSource dataSource, TimeProvider tim
         return new ConversationDetail(conversation, messageList, deliveryList, handoverList);
     }
 
+    /// <summary>A conversation's owner; null when the tenant has no such conversation.</summary>
+    public async Task<string?> OwnerAsync(string tenantId, string id, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("select owner from relay_conversations where tenant_id = $1 and id = $2");
+        RelayStore.Add(command, tenantId, id);
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
+
     public async Task<IReadOnlyList<DeliveryView>> DeliveriesAsync(string tenantId, string? state, string? target, string? instance, long? before, int limit, CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             $"select {DeliveryColumns} from relay_deliveries where tenant_id = $1 and ($2::text is null or state = $2) and ($3::text is null or target = $3) " +
             "and ($4::text is null or instance = $4) and ($5::bigint is null or id < $5) order by id desc limit $6");
         RelayStore.Add(command, tenantId, state, target, instance, before, Math.Clamp(limit, 1, 500));
-        return await ReadAllAsync(command, r => ReadDelivery(r, null), cancellationToken);
+        return await ReadAllAsync(command, ReadDelivery, cancellationToken);
     }
 
     public async Task<Outcome<DeliveryView>> DeliveryAsync(string tenantId, long id, CancellationToken cancellationToken)
@@ -93,7 +101,7 @@ internal sealed class RelayQueries(NpgsqlDataSource dataSource, TimeProvider tim
         await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand($"select {DeliveryColumns} from relay_deliveries where tenant_id = $1 and id = $2", conn);
         RelayStore.Add(command, tenantId, id);
-        var delivery = (await ReadAllAsync(command, r => ReadDelivery(r, null), cancellationToken)).FirstOrDefault();
+        var delivery = (await ReadAllAsync(command, ReadDelivery, cancellationToken)).FirstOrDefault();
         if (delivery is null)
             return new Failure(FailureKind.NotFound, "not-found", "No such delivery", $"This tenant has no relay delivery {id}.");
         var attempts = await AttemptsAsync(conn, [id], cancellationToken);
@@ -169,10 +177,10 @@ internal sealed class RelayQueries(NpgsqlDataSource dataSource, TimeProvider tim
         r.GetString(0), r.GetString(1), r.GetString(2), S(r, 3), S(r, 4), r.GetBoolean(5), r.GetString(6), r.GetFieldValue<DateTimeOffset>(7),
         r.IsDBNull(8) ? null : r.GetInt64(8), r.GetFieldValue<DateTimeOffset>(9), r.GetFieldValue<DateTimeOffset>(10));
 
-    private static DeliveryView ReadDelivery(NpgsqlDataReader r, IReadOnlyList<AttemptView>? attempts) => new(
+    private static DeliveryView ReadDelivery(NpgsqlDataReader r) => new(
         r.GetInt64(0), r.GetString(1), r.IsDBNull(2) ? null : r.GetInt64(2), r.GetString(3), r.GetString(4), r.GetString(5), r.GetString(6), r.GetString(7), r.GetInt32(8),
         r.GetFieldValue<DateTimeOffset>(9), r.IsDBNull(10) ? null : r.GetInt32(10), S(r, 11), r.GetFieldValue<DateTimeOffset>(12),
-        r.IsDBNull(13) ? null : r.GetFieldValue<DateTimeOffset>(13), r.IsDBNull(14) ? null : r.GetFieldValue<DateTimeOffset>(14), r.GetInt32(15), attempts);
+        r.IsDBNull(13) ? null : r.GetFieldValue<DateTimeOffset>(13), r.IsDBNull(14) ? null : r.GetFieldValue<DateTimeOffset>(14), r.GetInt32(15), null);
 
     private static async Task<List<T>> ReadAllAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> read, CancellationToken ct)
     {

@@ -25,8 +25,7 @@ internal sealed class RelayRouteStore
     private readonly string _routes;
     private readonly string _instances;
     private readonly ConcurrentDictionary<string, (RelayRoute? Route, long Expires)> _cache = new(StringComparer.Ordinal);
-    private readonly Lock _ensureGate = new();
-    private Task? _ensuring;
+    private readonly TableSet _set;
 
     public RelayRouteStore(TableServiceClient tables, IdentityOptions identity, RelayOptions options, TimeProvider time)
     {
@@ -34,8 +33,7 @@ internal sealed class RelayRouteStore
         _options = options;
         _time = time;
         (_routes, _instances) = (identity.TablePrefix + "RelayRoutes", identity.TablePrefix + "RelayInstances");
-        TableServiceClient.ValidateTableName(_routes);
-        TableServiceClient.ValidateTableName(_instances);
+        _set = new TableSet(tables, _routes, _instances);
     }
 
     public const int MaxInstanceLength = 100;
@@ -188,32 +186,9 @@ internal sealed class RelayRouteStore
         return route;
     }
 
-    public async Task EnsureTablesAsync(CancellationToken cancellationToken)
-    {
-        Task ensuring;
-        lock (_ensureGate)
-        {
-            if (_ensuring is { IsFaulted: true } or { IsCanceled: true })
-                _ensuring = null;
-            ensuring = _ensuring ??= CreateTablesAsync();
-        }
+    public Task EnsureTablesAsync(CancellationToken cancellationToken) => _set.EnsureAsync(cancellationToken);
 
-        await ensuring.WaitAsync(cancellationToken);
-    }
-
-    public async Task DeleteTablesAsync(CancellationToken cancellationToken)
-    {
-        await _tables.DeleteTableAsync(_routes, cancellationToken);
-        await _tables.DeleteTableAsync(_instances, cancellationToken);
-        lock (_ensureGate)
-            _ensuring = null;
-    }
-
-    private async Task CreateTablesAsync()
-    {
-        await _tables.CreateTableIfNotExistsAsync(_routes, CancellationToken.None);
-        await _tables.CreateTableIfNotExistsAsync(_instances, CancellationToken.None);
-    }
+    public Task DeleteTablesAsync(CancellationToken cancellationToken) => _set.DeleteAsync(cancellationToken);
 
     /// <summary>A Standard Webhooks signing secret: <c>whsec_</c> and 32 random bytes in base64.</summary>
     public static string NewSigningSecret() => "whsec_" + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));

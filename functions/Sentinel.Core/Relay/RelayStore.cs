@@ -1,5 +1,4 @@
 using Npgsql;
-using NpgsqlTypes;
 using Sentinel.Core.Identity;
 
 namespace Sentinel.Core.Relay;
@@ -37,6 +36,12 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
     private const string ReplyDecisionChatwoot = "from Chatwoot: sent to WhatsApp through Evolution";
 
+    /// <summary>Records a message's time (and the customer's name and LID) on its conversation, found by phone JID, taking
+    /// the row lock routing and hand-overs serialize on. Parameters: tenant, instance, JID, now, name, LID.</summary>
+    private const string TouchConversationSql =
+        "update relay_conversations set last_message_at = greatest(last_message_at, $4), customer_name = coalesce($5, customer_name), " +
+        "customer_lid = coalesce(customer_lid, $6) where tenant_id = $1 and instance = $2 and customer_jid = $3 returning id, owner, chatwoot_conversation_id";
+
     // ---------------------------------------------------------------- Evolution ingress
 
     public async Task<IngressResult> AcceptEvolutionAsync(RelayRoute route, EvolutionEvent e, CancellationToken cancellationToken)
@@ -56,39 +61,39 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
 
         if (e.Message is not { } m)
             return IngressResult.Ignored($"{e.Event}: not an event the relay acts on");
-        if (!m.FromMe && await AcceptInboundAsync(route, m, e.Payload, now, cancellationToken) is { } accepted)
-            return accepted;
+        if (!m.FromMe)
+        {
+            if (await AcceptInboundAsync(route, m, e.Payload, now, cancellationToken) is { } accepted)
+                return accepted;
+            // The conversation's first message (or the first to name the phone JID of one known by its LID): create or
+            // find it, then route the message as every other.
+            await using (var create = await dataSource.OpenConnectionAsync(cancellationToken))
+            await using (var createTx = await create.BeginTransactionAsync(cancellationToken))
+            {
+                await LockConversationAsync(create, createTx, route, m, now, cancellationToken);
+                await createTx.CommitAsync(cancellationToken);
+            }
 
+            return await AcceptInboundAsync(route, m, e.Payload, now, cancellationToken)
+                   ?? throw new InvalidOperationException("A conversation vanished while its first message was routed.");
+        }
+
+        // fromMe: our own send coming back (drop it), or typed on the phone / sent by a bot straight through Evolution
+        // (mirror it so humans see it, never feed it to a bot: it would answer itself).
         await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await conn.BeginTransactionAsync(cancellationToken);
         var conversation = await LockConversationAsync(conn, tx, route, m, now, cancellationToken);
+        if (await ClaimEchoAsync(conn, tx, route, conversation.Id, m, now, cancellationToken))
+        {
+            await tx.CommitAsync(cancellationToken);
+            return IngressResult.Ignored("fromMe echo of a message the relay sent");
+        }
 
-        string source, direction, decision;
         var targets = new List<(string Target, string Operation)>();
-        if (!m.FromMe)
-        {
-            (source, direction) = ("evolution", "inbound");
-            var (routed, note) = Route(route, conversation.Owner);
-            targets.AddRange(routed.Select(t => (t, "message")));
-            decision = note;
-        }
-        else
-        {
-            // fromMe: our own send coming back (drop it), or typed on the phone / sent by a bot straight through Evolution
-            // (mirror it so humans see it, never feed it to a bot: it would answer itself).
-            if (await ClaimEchoAsync(conn, tx, route, conversation.Id, m, now, cancellationToken))
-            {
-                await tx.CommitAsync(cancellationToken);
-                return IngressResult.Ignored("fromMe echo of a message the relay sent");
-            }
-
-            (source, direction) = ("phone", "outbound");
-            if (route.IsActive(RelayTargets.Chatwoot))
-                targets.Add((RelayTargets.Chatwoot, "message"));
-            decision = "fromMe (sent outside the relay): not sent to the bot" + (targets.Count > 0 ? "; mirrored to Chatwoot as outgoing" : "");
-        }
-
-        var messageId = await InsertMessageAsync(conn, tx, route, conversation.Id, direction, source, m.KeyId, null, m.Kind, m.Text,
+        if (route.IsActive(RelayTargets.Chatwoot))
+            targets.Add((RelayTargets.Chatwoot, "message"));
+        var decision = "fromMe (sent outside the relay): not sent to the bot" + (targets.Count > 0 ? "; mirrored to Chatwoot as outgoing" : "");
+        var messageId = await InsertMessageAsync(conn, tx, route, conversation.Id, "outbound", "phone", m.KeyId, null, m.Kind, m.Text,
             m.Author, m.SentAt, now, m.Status, decision, e.Payload, targets, cancellationToken);
         if (messageId is null)
         {
@@ -104,9 +109,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
     /// The hot path — a customer's message in a conversation that exists — as one autocommitted statement (one round
     /// trip): the UPDATE takes the conversation's row lock and yields its owner, the message is inserted with the
     /// decision for that owner (nothing for a duplicate), and the deliveries for that owner's targets reference it. The
-    /// lock is held until the statement commits, so a concurrent hand-over is serialized with it exactly as in the
-    /// transactional path. Null when the conversation does not exist yet (or is known only by its LID): the caller takes
-    /// the transactional path, which creates it.
+    /// lock is held until the statement commits, so a concurrent hand-over is serialized with it. Null when the
+    /// conversation does not exist yet (or is known only by its LID): the caller creates it and comes back.
     /// </summary>
     private async Task<IngressResult?> AcceptInboundAsync(RelayRoute route, EvolutionMessage m, string payload, DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -114,8 +118,7 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         var (humanTargets, humanDecision) = Route(route, Owners.Human);
         var entries = botTargets.Select(t => (Target: t, Owner: Owners.Bot)).Concat(humanTargets.Select(t => (Target: t, Owner: Owners.Human))).ToList();
         await using var command = dataSource.CreateCommand(
-            "with conv as (update relay_conversations set last_message_at = greatest(last_message_at, $4), customer_name = coalesce($5, customer_name), " +
-            "  customer_lid = coalesce(customer_lid, $6) where tenant_id = $1 and instance = $2 and customer_jid = $3 returning id, owner), " +
+            $"with conv as ({TouchConversationSql}), " +
             "m as (insert into relay_messages (tenant_id, conversation_id, instance, direction, source, external_id, kind, text, author, sent_at, received_at, status, decision, payload) " +
             "  select $1, conv.id, $2, 'inbound', 'evolution', $7, $8, $9, $10, $11, $4, $12, case when conv.owner = 'bot' then $13 else $14 end, $15::jsonb from conv " +
             "  on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id, conversation_id, decision), " +
@@ -175,8 +178,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
     {
         await using var update = dataSource.CreateCommand(
             "update relay_messages set status = $4 where tenant_id = $1 and instance = $2 and external_id = $3 " +
-            "and coalesce(array_position(array['PENDING','SERVER_ACK','DELIVERY_ACK','READ','PLAYED','ERROR'], status), 0) < array_position(array['PENDING','SERVER_ACK','DELIVERY_ACK','READ','PLAYED','ERROR'], $4)");
-        Add(update, route.TenantId, route.Instance, receipt.KeyId, receipt.Status);
+            "and coalesce(array_position(array['PENDING','SERVER_ACK','DELIVERY_ACK','READ','PLAYED','ERROR'], status), 0) < $5");
+        Add(update, route.TenantId, route.Instance, receipt.KeyId, receipt.Status, EvolutionWebhook.StatusRank(receipt.Status));
         var moved = await update.ExecuteNonQueryAsync(cancellationToken);
         return moved > 0
             ? new IngressResult(IngressStatus.Stored, $"status of {receipt.KeyId} → {receipt.Status}")
@@ -193,9 +196,7 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         var name = m.FromMe || m.IsGroup ? null : m.PushName;
         for (var attempt = 0; ; attempt++)
         {
-            await using (var byJid = new NpgsqlCommand(
-                "update relay_conversations set last_message_at = greatest(last_message_at, $4), customer_name = coalesce($5, customer_name), " +
-                "customer_lid = coalesce(customer_lid, $6) where tenant_id = $1 and instance = $2 and customer_jid = $3 returning id, owner, chatwoot_conversation_id", conn, tx))
+            await using (var byJid = new NpgsqlCommand(TouchConversationSql, conn, tx))
             {
                 Add(byJid, route.TenantId, route.Instance, m.ConversationJid, now, name, m.Lid);
                 if (await ReadConversationAsync(byJid, ct) is { } row)
@@ -413,8 +414,15 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         await batch.ExecuteNonQueryAsync(ct);
         // A hand-over made here (not reported by Chatwoot) moves the Chatwoot conversation too: pending hides it from agents' open view.
         if (mirror && route is not null && route.IsActive(RelayTargets.Chatwoot) && row.ChatwootConversationId is not null)
-            await InsertMessageAsync(conn, tx, route, row.Id, null, null, null, null, null, null, null, now, now, null, null, null,
-                [(RelayTargets.Chatwoot, to == Owners.Human ? "status:open" : "status:pending")], ct);
+        {
+            await using var status = new NpgsqlCommand(
+                "insert into relay_deliveries (tenant_id, webhook_id, conversation_id, instance, target, operation, lane, message_at, next_attempt_at, created_at) " +
+                "values ($1, $2, $3, $4, $5, $6, $7, $8, $8, $8)", conn, tx);
+            var webhookId = "msg_" + Ids.NewId();
+            Add(status, route.TenantId, webhookId, row.Id, route.Instance, RelayTargets.Chatwoot, to == Owners.Human ? "status:open" : "status:pending",
+                route.Chatwoot!.Ordered ? row.Id : webhookId, now);
+            await status.ExecuteNonQueryAsync(ct);
+        }
     }
 
     // ---------------------------------------------------------------- the outbox
@@ -425,9 +433,9 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
     /// null <paramref name="direction"/> only deliveries are written (a Chatwoot status change has no message).
     /// Returns the message id; null for a duplicate.
     /// </summary>
-    private static async Task<long?> InsertMessageAsync(NpgsqlConnection conn, NpgsqlTransaction tx, RelayRoute route, string conversationId, string? direction,
-        string? source, string? externalId, string? sourceRef, string? kind, string? text, string? author, DateTimeOffset sentAt, DateTimeOffset receivedAt, string? status,
-        string? decision, string? payload, IReadOnlyList<(string Target, string Operation)> targets, CancellationToken ct)
+    private static async Task<long?> InsertMessageAsync(NpgsqlConnection conn, NpgsqlTransaction tx, RelayRoute route, string conversationId, string direction,
+        string source, string? externalId, string? sourceRef, string kind, string? text, string? author, DateTimeOffset sentAt, DateTimeOffset receivedAt, string? status,
+        string decision, string? payload, IReadOnlyList<(string Target, string Operation)> targets, CancellationToken ct)
     {
         var webhookIds = new string[targets.Count];
         var lanes = new string[targets.Count];
@@ -437,13 +445,10 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
             lanes[i] = route.Target(targets[i].Target)?.Ordered ?? true ? conversationId : webhookIds[i];
         }
 
-        var message = direction is null
-            ? "select null::bigint as id from (select $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, $11::timestamptz, $13::text, $14::text, $15::text) unused"
-            : "insert into relay_messages (tenant_id, conversation_id, instance, direction, source, external_id, source_ref, kind, text, author, sent_at, received_at, status, decision, payload) " +
-              "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) " +
-              "on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id";
         await using var insert = new NpgsqlCommand(
-            $"with m as ({message}), " +
+            "with m as (insert into relay_messages (tenant_id, conversation_id, instance, direction, source, external_id, source_ref, kind, text, author, sent_at, received_at, status, decision, payload) " +
+            "  values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15::jsonb) " +
+            "  on conflict (tenant_id, instance, external_id) where external_id is not null do nothing returning id), " +
             "d as (insert into relay_deliveries (tenant_id, webhook_id, message_id, conversation_id, instance, target, operation, lane, message_at, next_attempt_at, created_at) " +
             "  select $1, t.webhook_id, m.id, $2, $3, t.target, t.operation, t.lane, $11, $12, $12 from m cross join unnest($16::text[], $17::text[], $18::text[], $19::text[]) " +
             "  as t(webhook_id, target, operation, lane) returning 1) " +
@@ -460,18 +465,18 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
     }
 
     /// <summary>
-    /// Claims due deliveries that head their lane (the oldest pending delivery of a conversation and target, or any
-    /// delivery of an unordered target), <c>FOR UPDATE SKIP LOCKED</c>, and leases them for one attempt: a second
-    /// process skips them while the lease holds. Targets with an open breaker are left alone.
+    /// Claims due deliveries that head their lane (nothing pending comes before them in their conversation and target by
+    /// messageTimestamp; an unordered target's delivery is a lane of its own), <c>FOR UPDATE SKIP LOCKED</c>, and leases
+    /// them for one attempt: a second process skips them while the lease holds. Targets with an open breaker are left alone.
     /// </summary>
-    public async Task<IReadOnlyList<DeliveryWork>> ClaimAsync(int limit, TimeSpan lease, IReadOnlyCollection<string> openBreakers, string? conversationId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<DeliveryWork>> ClaimAsync(int limit, TimeSpan lease, IReadOnlyCollection<string> openBreakers, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         await using var command = dataSource.CreateCommand(
             // Due rows in due order, kept only if nothing pending comes before them in their lane (an index probe each):
             // cheap however long the backlog is, unlike computing every lane's head.
             "with due as (select d.id, d.conversation_id, d.message_id from relay_deliveries d " +
-            "  where d.state = 'pending' and d.next_attempt_at <= $1 and (d.lease_until is null or d.lease_until < $1) and ($5::text is null or d.conversation_id = $5) " +
+            "  where d.state = 'pending' and d.next_attempt_at <= $1 and (d.lease_until is null or d.lease_until < $1) " +
             "  and not ((d.tenant_id || '/' || d.instance || '/' || d.target) = any($3)) " +
             "  and not exists (select 1 from relay_deliveries e where e.state = 'pending' and e.lane = d.lane and e.target = d.target and (e.message_at, e.id) < (d.message_at, d.id)) " +
             "  order by d.next_attempt_at, d.id limit $2 for update of d skip locked) " +
@@ -484,7 +489,6 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = openBreakers.ToArray() });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now + lease });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)conversationId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var list = new List<DeliveryWork>();
         await using var r = await command.ExecuteReaderAsync(cancellationToken);
         while (await r.ReadAsync(cancellationToken))
@@ -633,16 +637,14 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
 
     private static string? Cut(string? s, int max) => s is null || s.Length <= max ? s : s[..max];
 
-    internal static void Add(NpgsqlCommand command, params object?[] values)
-    {
-        foreach (var v in values)
-            command.Parameters.Add(Parameter(v));
-    }
+    internal static void Add(NpgsqlCommand command, params object?[] values) => Add(command.Parameters, values);
 
-    internal static void Add(NpgsqlBatchCommand command, params object?[] values)
+    internal static void Add(NpgsqlBatchCommand command, params object?[] values) => Add(command.Parameters, values);
+
+    private static void Add(NpgsqlParameterCollection parameters, object?[] values)
     {
         foreach (var v in values)
-            command.Parameters.Add(Parameter(v));
+            parameters.Add(Parameter(v));
     }
 
     private static NpgsqlParameter Parameter(object? value) => value switch

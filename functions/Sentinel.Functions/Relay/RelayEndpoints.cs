@@ -2,7 +2,6 @@ using System.Globalization;
 using Sentinel.Core.Identity;
 using Sentinel.Core.Relay;
 using Sentinel.Core.RequestLog;
-using Sentinel.Core.Storage;
 using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Http;
 
@@ -79,23 +78,23 @@ internal static class RelayEndpoints
         }).RequireRole(Role.Viewer, Scopes.RelayRead)
           .WithSummary("The audit of one conversation: messages with their routing decision, deliveries with every attempt, hand-overs.").Produces<ConversationDetail>();
 
-        conversations.MapGet("/{id}/owner", async (string id, RelayQueries queries, RedisConnection redis, RedisKeys keys, HttpContext http) =>
+        conversations.MapGet("/{id}/owner", async (string id, RelayQueries queries, RelayOwnerCache owners, HttpContext http) =>
         {
             var tenant = http.Principal().TenantId;
-            var (reached, cached, _) = await redis.TryAsync(db => db.StringGetAsync(keys.RelayOwner(tenant, id)), TimeSpan.FromMilliseconds(250), http.RequestAborted);
-            if (reached && cached.HasValue)
-                return TypedResults.Json(new HandoverAnswer(id, cached.ToString(), false), RelayJsonContext.Default.HandoverAnswer);
-            var outcome = await queries.ConversationAsync(tenant, id, http.RequestAborted);
-            if (!outcome.Succeeded)
-                return GatewayResults.Problem(outcome.Failure!);
-            var owner = outcome.Value!.Conversation.Owner;
-            await redis.TryAsync(db => db.StringSetAsync(keys.RelayOwner(tenant, id), owner, RelayIngress.OwnerCacheLife), TimeSpan.FromMilliseconds(250), CancellationToken.None);
+            if (await owners.GetAsync(tenant, id, http.RequestAborted) is not { } owner)
+            {
+                owner = await queries.OwnerAsync(tenant, id, http.RequestAborted);
+                if (owner is null)
+                    return Problems.Result(StatusCodes.Status404NotFound, "not-found", "No such conversation", $"This tenant has no relay conversation '{id}'.");
+                await owners.SetAsync(tenant, id, owner);
+            }
+
             return TypedResults.Json(new HandoverAnswer(id, owner, false), RelayJsonContext.Default.HandoverAnswer);
         }).RequireRole(Role.Viewer, Scopes.RelayRead)
           .WithSummary("Who owns the conversation now (bot or human): Redis first (kept for 5 minutes, replaced by every hand-over), PostgreSQL when it is cold.")
           .Produces<HandoverAnswer>();
 
-        conversations.MapPost("/{id}/handover", async (string id, HandoverRequest body, RelayStore store, RelayRouteStore routeStore, RedisConnection redis, RedisKeys keys,
+        conversations.MapPost("/{id}/handover", async (string id, HandoverRequest body, RelayStore store, RelayRouteStore routeStore, RelayOwnerCache owners,
             RelayDispatcher dispatcher, HttpContext http) =>
         {
             if (!Owners.IsKnown(body.To))
@@ -105,7 +104,7 @@ internal static class RelayEndpoints
             var outcome = await store.HandoverAsync(principal.TenantId, id, body.To!, reason, principal.Name, routeStore.FindAsync, http.RequestAborted);
             if (!outcome.Succeeded)
                 return GatewayResults.Problem(outcome.Failure!);
-            await redis.TryAsync(db => db.StringSetAsync(keys.RelayOwner(principal.TenantId, id), outcome.Value.Owner, RelayIngress.OwnerCacheLife), TimeSpan.FromMilliseconds(250), CancellationToken.None);
+            await owners.SetAsync(principal.TenantId, id, outcome.Value.Owner);
             if (outcome.Value.Changed)
                 dispatcher.Signal();
             return TypedResults.Json(new HandoverAnswer(id, outcome.Value.Owner, outcome.Value.Changed), RelayJsonContext.Default.HandoverAnswer);

@@ -16,14 +16,10 @@ namespace Sentinel.Functions.Relay;
 /// the sender retries.
 /// </summary>
 internal sealed partial class RelayIngress(
-    RelayRouteStore routes, RelayStore store, RelayDispatcher dispatcher, RedisConnection redis, RedisKeys keys, RelayOptions options, TimeProvider time,
+    RelayRouteStore routes, RelayStore store, RelayDispatcher dispatcher, RedisConnection redis, RedisKeys keys, RelayOwnerCache owners, RelayOptions options, TimeProvider time,
     ILogger<RelayIngress> logger)
 {
     private static readonly TimeSpan RedisTimeout = TimeSpan.FromMilliseconds(250);
-
-    /// <summary>How long Redis keeps a conversation's owner; every hand-over replaces or removes it, so this only bounds
-    /// how stale a value can be if a removal is lost while Redis is away.</summary>
-    public static readonly TimeSpan OwnerCacheLife = TimeSpan.FromMinutes(5);
 
     public async Task<IResult> EvolutionAsync(HttpContext http, string instance, string? rest)
     {
@@ -103,7 +99,7 @@ internal sealed partial class RelayIngress(
             dispatcher.Signal();
         // Chatwoot may have moved the owner: the Redis copy goes, the next read takes it from PostgreSQL.
         if (result is { Status: IngressStatus.Stored, ConversationId: { } conversation })
-            await redis.TryAsync(db => db.KeyDeleteAsync(keys.RelayOwner(route.TenantId, conversation)), RedisTimeout, CancellationToken.None);
+            await owners.ForgetAsync(route.TenantId, conversation);
         if (seenKey is not null)
             await RememberAsync(seenKey);
         return Answer(result);
@@ -141,29 +137,11 @@ internal sealed partial class RelayIngress(
     /// <summary>The body, or null when it is larger than <see cref="RelayOptions.MaxBodyBytes"/>.</summary>
     private async Task<byte[]?> ReadBodyAsync(HttpContext http)
     {
-        var max = options.MaxBodyBytes;
         if (http.Request.ContentLength > DrainLimit)
             return null;
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-            limit.MaxRequestBodySize = Math.Max(max, DrainLimit) + 1;
-        using var buffer = new MemoryStream(http.Request.ContentLength is { } length and <= int.MaxValue ? (int)Math.Min(length, max) : 4096);
-        var chunk = new byte[16 * 1024];
-        long total = 0;
-        int read;
-        while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
-        {
-            total += read;
-            if (total > max)
-            {
-                if (total > DrainLimit)
-                    return null;
-                continue;
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return total > max ? null : buffer.ToArray();
+            limit.MaxRequestBodySize = Math.Max(options.MaxBodyBytes, DrainLimit) + 1;
+        return await RequestBodies.ReadBoundedAsync(http.Request.Body, options.MaxBodyBytes, DrainLimit, http.RequestAborted);
     }
 
     private IResult TooLarge() =>

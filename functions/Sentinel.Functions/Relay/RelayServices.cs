@@ -31,6 +31,7 @@ internal static class RelayServices
         services.AddSingleton<RelayRouteStore>();
         services.AddSingleton<RelayStore>();
         services.AddSingleton<RelayQueries>();
+        services.AddSingleton<RelayOwnerCache>();
         services.AddSingleton(sp => new RelaySender(sp.GetRequiredService<IHttpClientFactory>().CreateClient(HttpClientName),
             sp.GetRequiredService<RelayOptions>(), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<RelayDispatcher>();

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text;
@@ -92,7 +91,7 @@ internal sealed partial class EventHubsEmulator
 
         if (request.ContentLength > MaxPublicationBytes)
             return TooLarge();
-        var body = await ReadBoundedAsync(request.Body, cancellationToken);
+        var body = await RequestBodies.ReadBoundedAsync(request.Body, MaxPublicationBytes, 0, cancellationToken);
         if (body is null)
             return TooLarge();
 
@@ -169,28 +168,6 @@ internal sealed partial class EventHubsEmulator
 
     private static IResult TooLarge() => Problems.Result(413, "payload-too-large", "Publication too large",
         $"One event or one batch may be at most {MaxPublicationBytes} bytes; split the batch.");
-
-    private static async Task<byte[]?> ReadBoundedAsync(Stream body, CancellationToken cancellationToken)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
-        {
-            using var collected = new MemoryStream();
-            int read;
-            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
-            {
-                if (collected.Length + read > MaxPublicationBytes)
-                    return null;
-                collected.Write(buffer, 0, read);
-            }
-
-            return collected.ToArray();
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
 
     private static IncomingEvent ParseSingle(HttpRequest request, byte[] body)
     {

@@ -122,9 +122,9 @@ public sealed class WebhookContractTests
     [Fact]
     public void ChatwootPayloads_ReadTheTopLevelMessage()
     {
-        Assert.True(ChatwootWebhook.TryParse("""{"event":"message_created","id":9,"content":"top","message_type":"outgoing","private":true,"sender":{"type":"user"},"conversation":{"id":88,"messages":[{"id":1,"content":"nested"}],"meta":{"sender":{"identifier":"5511@s.whatsapp.net"}}}}"""u8, out var m, out _));
+        Assert.True(ChatwootWebhook.TryParse("""{"event":"message_created","id":9,"content":"top","message_type":"outgoing","private":true,"sender":{"type":"user"},"conversation":{"id":88,"messages":[{"id":1,"content":"nested"}],"meta":{"sender":{"identifier":"5511@s.whatsapp.net"}}}}"""u8.ToArray(), out var m, out _));
         Assert.Equal(("top", 9L, 88L, true, "user"), (m!.Content, m.MessageId!.Value, m.ConversationId!.Value, m.Private, m.SenderType));
-        Assert.True(ChatwootWebhook.TryParse("""{"event":"conversation_updated","id":88,"status":"open","meta":{"assignee":{"id":3}}}"""u8, out var c, out _));
+        Assert.True(ChatwootWebhook.TryParse("""{"event":"conversation_updated","id":88,"status":"open","meta":{"assignee":{"id":3}}}"""u8.ToArray(), out var c, out _));
         Assert.Equal(("open", true), (c!.Status, c.HasAssignee!.Value));
     }
 

@@ -153,6 +153,27 @@ public sealed class RelayDeliveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ATargetFailingInARow_OpensItsBreaker_AndIsLeftAloneWhileItIsOpen()
+    {
+        await using var kit = await RelayKit.StartAsync(new Dictionary<string, string> { ["Relay:BreakerOpenFor"] = "00:01:00" });
+        var instance = RelayKit.NewInstance();
+        await kit.CreateRouteAsync(kit.Route(instance, chatwoot: false));
+        kit.Stack.Behaviors["n8n"] = Behavior.Fail500;
+        await kit.PostEvolutionAsync(instance, RelayKit.Payload("evolution-text.json", instance, keyId: "B1"));
+
+        // Five failures in a row (the test schedule retries every second) open the breaker.
+        const string attempts = "select count(*) from relay_attempts a join relay_deliveries d on d.id = a.delivery_id where d.instance = $1";
+        await RelayKit.WaitUntilAsync(async () => await kit.CountAsync(attempts, instance) == 5, TimeSpan.FromSeconds(30), "five failed attempts");
+        var (_, health, _) = await kit.Host.Client.SendAsync(HttpMethod.Get, "/api/health");
+        Assert.Equal(1, health.GetProperty("relay").GetProperty("openBreakers").GetInt32());
+
+        // While it is open the delivery is not claimed, although the schedule says it is due.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal(5, await kit.CountAsync(attempts, instance));
+        Assert.Equal(1, await kit.CountAsync("select count(*) from relay_deliveries where instance = $1 and state = 'pending' and next_attempt_at < now()", instance));
+    }
+
+    [Fact]
     public async Task AHangingTarget_DoesNotSlowTheOthers()
     {
         var instance = RelayKit.NewInstance();

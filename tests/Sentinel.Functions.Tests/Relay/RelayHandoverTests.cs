@@ -181,12 +181,8 @@ public sealed class RelayHandoverTests : IAsyncLifetime
         Assert.Contains(delivered, v => v >= 6);
     }
 
-    private async Task<string> ConversationIdAsync(string instance)
-    {
-        await using var command = _kit.Host.Database!.DataSource.CreateCommand("select id from relay_conversations where instance = $1");
-        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = instance });
-        return (string)(await command.ExecuteScalarAsync())!;
-    }
+    private async Task<string> ConversationIdAsync(string instance) =>
+        (string)(await _kit.ScalarAsync("select id from relay_conversations where instance = $1", instance))!;
 
     /// <summary>A recorded Chatwoot payload pointed at the Chatwoot conversation the relay created.</summary>
     private static byte[] WithConversation(string file, long chatwootConversationId)

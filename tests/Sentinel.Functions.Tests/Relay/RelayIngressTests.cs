@@ -205,7 +205,7 @@ public sealed class RelayIngressTests : IAsyncLifetime
         Assert.Equal("Recebido!", send.Json.GetProperty("text").GetString());
         await RelayKit.WaitUntilAsync(async () => await _kit.CountAsync("select count(*) from relay_messages where instance = $1 and external_id like 'SENT%'", instance) == 1,
             TimeSpan.FromSeconds(10), "the send's id");
-        var keyId = (string)(await QueryAsync("select external_id from relay_messages where id = $1", sent.GetProperty("message").GetInt64()))!;
+        var keyId = (string)(await _kit.ScalarAsync("select external_id from relay_messages where id = $1", sent.GetProperty("message").GetInt64()))!;
 
         var echo = await _kit.PostEvolutionAsync(instance, RelayKit.Payload("evolution-send-message.json", instance, keyId: keyId, text: "Recebido!"));
         Assert.NotEqual("stored", echo.Body.GetProperty("status").GetString());
@@ -216,20 +216,12 @@ public sealed class RelayIngressTests : IAsyncLifetime
         var older = RelayKit.Payload("evolution-receipt.json", instance, keyId: keyId).AsSpan().ToArray();
         var stale = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(older).Replace("\"READ\"", "\"DELIVERY_ACK\"", StringComparison.Ordinal));
         Assert.Equal("ignored", (await _kit.PostEvolutionAsync(instance, stale)).Body.GetProperty("status").GetString());
-        Assert.Equal("READ", await QueryAsync("select status from relay_messages where external_id = $1", keyId));
+        Assert.Equal("READ", await _kit.ScalarAsync("select status from relay_messages where external_id = $1", keyId));
         Assert.Equal(2, await _kit.CountAsync("select count(*) from relay_messages where instance = $1", instance));
         await Task.Delay(500);
         Assert.Single(_kit.Stack.Of("n8n"));
     }
 
     private async Task<string> ConversationOfAsync(string instance, string jid) =>
-        (string)(await QueryAsync("select id from relay_conversations where instance = $1 and customer_jid = $2", instance, jid))!;
-
-    private async Task<object?> QueryAsync(string sql, params object[] args)
-    {
-        await using var command = _kit.Host.Database!.DataSource.CreateCommand(sql);
-        foreach (var a in args)
-            command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = a });
-        return await command.ExecuteScalarAsync();
-    }
+        (string)(await _kit.ScalarAsync("select id from relay_conversations where instance = $1 and customer_jid = $2", instance, jid))!;
 }

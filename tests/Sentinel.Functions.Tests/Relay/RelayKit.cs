@@ -130,12 +130,15 @@ internal sealed class RelayKit : IAsyncDisposable
         return body;
     }
 
-    public async Task<long> CountAsync(string sql, params object[] args)
+    public async Task<long> CountAsync(string sql, params object[] args) => Convert.ToInt64(await ScalarAsync(sql, args));
+
+    /// <summary>One value from the relay's database (what the tests check behind the API).</summary>
+    public async Task<object?> ScalarAsync(string sql, params object[] args)
     {
         await using var command = Host.Database!.DataSource.CreateCommand(sql);
         foreach (var a in args)
             command.Parameters.Add(new NpgsqlParameter { Value = a });
-        return Convert.ToInt64(await command.ExecuteScalarAsync());
+        return await command.ExecuteScalarAsync();
     }
 
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
