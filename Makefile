@@ -8,7 +8,7 @@ AGENT := artifacts/agent
 export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 
-.PHONY: help run test stack stop build package agent bench clean
+.PHONY: help run test stack stop build package dashboard agent bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 12
@@ -39,9 +39,12 @@ package: ## artifacts/functionapp (host.json, function folders, self-contained h
 	cp $(PUBLISH)/sentinel-functions host.json $(APP)/
 	chmod 755 $(APP)/sentinel-functions
 	$(APP)/sentinel-functions metadata --out $(APP) >/dev/null
-	# zip keeps the Unix mode bits (azd's own zip drops the execute bit; see docs/deployment.md)
+	# zip keeps the Unix mode bits (azd's own zip drops the execute bit; azure.yaml deploys this zip; docs/deployment.md)
 	cd $(APP) && zip -qrX ../functionapp.zip .
 	@echo "package: $(APP) and artifacts/functionapp.zip"
+
+dashboard: ## dashboard/dist for Static Web Apps (API_BASE_URL = the function app's origin; azd's prepackage hook sets it)
+	.ci/dashboard-dist
 
 agent: ## sentinel-agent: self-contained single-file trimmed linux-x64 (no .NET on the server), and framework-dependent for other architectures
 	rm -rf $(AGENT)

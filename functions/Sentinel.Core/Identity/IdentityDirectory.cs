@@ -30,8 +30,11 @@ internal sealed class IdentityDirectory
         _tables = tables;
         var prefix = options.TablePrefix;
         (_tenants, _users, _logins, _apiKeys, _sessions) = (prefix + "Tenants", prefix + "Users", prefix + "Logins", prefix + "ApiKeys", prefix + "Sessions");
-        _set = new TableSet(tables, _tenants, _users, _logins, _apiKeys, _sessions);
+        _set = new TableSet(tables, TableNames(prefix));
     }
+
+    /// <summary>The directory's tables for a prefix (the deployment creates them up front).</summary>
+    public static string[] TableNames(string prefix) => [prefix + "Tenants", prefix + "Users", prefix + "Logins", prefix + "ApiKeys", prefix + "Sessions"];
 
     /// <summary>Creates the tables once per process (retried on the next call if storage was down).</summary>
     public Task EnsureTablesAsync(CancellationToken cancellationToken) => _set.EnsureAsync(cancellationToken);

@@ -1,6 +1,9 @@
+using Sentinel.Core.Configuration;
+
 namespace Sentinel.Core.Identity;
 
 /// <summary>Configuration section <c>Identity</c>.</summary>
+[SettingsSection(Section)]
 internal sealed class IdentityOptions
 {
     public const string Section = "Identity";
@@ -59,8 +62,17 @@ internal sealed class SigningKeyOptions
     /// <summary>The <c>kid</c>: letters, digits, <c>-</c> and <c>_</c>.</summary>
     public string Id { get; set; } = "";
 
-    /// <summary>The P-256 private key, PKCS#8 or SEC1 PEM.</summary>
+    /// <summary>The P-256 private key, PKCS#8 or SEC1 PEM; or leave it empty and set <see cref="Secret"/>.</summary>
+    [SecretSetting]
     public string PrivateKeyPem { get; set; } = "";
+
+    /// <summary>
+    /// Random text (at least 32 characters) the key is derived from with HKDF-SHA256 and the <c>kid</c>, for deployments
+    /// where nothing can generate a PEM (azd generates this secret; see docs/deployment.md). One secret serves several
+    /// kids: each derives its own key, so rotating is adding a kid, not a secret.
+    /// </summary>
+    [SecretSetting]
+    public string Secret { get; set; } = "";
 }
 
 /// <summary>Section <c>Identity:BootstrapAdmin</c>: the first login of a new deployment.</summary>
@@ -70,6 +82,7 @@ internal sealed class BootstrapAdminOptions
     public string? Email { get; set; }
 
     /// <summary>The owner's password (a Key Vault reference in Azure).</summary>
+    [SecretSetting]
     public string? Password { get; set; }
 
     /// <summary>The tenant created for it. Default <c>Default</c>.</summary>

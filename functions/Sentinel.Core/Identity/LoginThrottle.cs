@@ -1,9 +1,11 @@
 using System.Collections.Concurrent;
+using Sentinel.Core.Configuration;
 using Sentinel.Core.Storage;
 
 namespace Sentinel.Core.Identity;
 
 /// <summary>Configuration section <c>Identity:Lockout</c>; defaults are fail2ban's jail defaults.</summary>
+[SettingsSection("Identity:Lockout")]
 internal sealed class LockoutOptions
 {
     /// <summary>Failures within <see cref="Window"/> that lock the (IP, email) pair (at least 2). Default 5.</summary>

@@ -52,7 +52,7 @@ internal sealed partial class SigningKeyRing
     {
         ArgumentNullException.ThrowIfNull(options);
         if (options.SigningKeys.Count > 0)
-            return FromKeys(options.SigningKeys.Select(k => FromPem(k.Id, k.PrivateKeyPem)).ToList(), options.ActiveSigningKeyId);
+            return FromKeys(options.SigningKeys.Select(k => string.IsNullOrEmpty(k.PrivateKeyPem) ? FromSecret(k.Id, k.Secret) : FromPem(k.Id, k.PrivateKeyPem)).ToList(), options.ActiveSigningKeyId);
         if (string.IsNullOrWhiteSpace(options.SigningKeyDirectory))
             throw new InvalidOperationException("No signing key: set Identity:SigningKeys (Key Vault references in Azure) or Identity:SigningKeyDirectory.");
 
@@ -105,6 +105,38 @@ internal sealed partial class SigningKeyRing
 
         return new SigningKey(id, new ECDsaSecurityKey(ecdsa) { KeyId = id });
     }
+
+    /// <summary>
+    /// The P-256 key derived from <paramref name="secret"/> for <paramref name="id"/>: HKDF-SHA256 (RFC 5869) with the
+    /// kid as info gives a 32-byte candidate scalar; candidates outside [1, n−1] are skipped by a counter in the info
+    /// (probability ~2⁻³²), as FIPS 186-5 A.2.2's rejection sampling. Deterministic, so every instance derives the same key.
+    /// </summary>
+    public static SigningKey FromSecret(string id, string secret)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        if (!KeyId().IsMatch(id))
+            throw new InvalidOperationException($"Signing key id '{id}' must be 1–64 letters, digits, '-' or '_'.");
+        if (secret is not { Length: >= MinSecretLength })
+            throw new InvalidOperationException($"Signing key '{id}' needs a PrivateKeyPem or a Secret of at least {MinSecretLength} characters.");
+        var ikm = System.Text.Encoding.UTF8.GetBytes(secret);
+        for (var counter = 0; ; counter++)
+        {
+            var d = HKDF.DeriveKey(HashAlgorithmName.SHA256, ikm, 32, "sentinel-jwt-es256"u8.ToArray(),
+                System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{id}/{counter}")));
+            var scalar = new System.Numerics.BigInteger(d, isUnsigned: true, isBigEndian: true);
+            if (scalar.IsZero || scalar >= P256Order)
+                continue;
+            // Q is computed from D on import.
+            var ecdsa = ECDsa.Create(new ECParameters { Curve = ECCurve.NamedCurves.nistP256, D = d });
+            return new SigningKey(id, new ECDsaSecurityKey(ecdsa) { KeyId = id });
+        }
+    }
+
+    /// <summary>Shortest accepted <see cref="SigningKeyOptions.Secret"/>.</summary>
+    public const int MinSecretLength = 32;
+
+    private static readonly System.Numerics.BigInteger P256Order = System.Numerics.BigInteger.Parse(
+        "0FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", NumberStyles.HexNumber, CultureInfo.InvariantCulture);
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
     private static partial Regex KeyId();

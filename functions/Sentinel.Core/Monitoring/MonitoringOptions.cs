@@ -1,6 +1,9 @@
+using Sentinel.Core.Configuration;
+
 namespace Sentinel.Core.Monitoring;
 
 /// <summary>Configuration section <c>Monitoring</c>.</summary>
+[SettingsSection(Section)]
 internal sealed class MonitoringOptions
 {
     public const string Section = "Monitoring";
@@ -9,6 +12,7 @@ internal sealed class MonitoringOptions
     /// The master secret agent keys are derived from (at least 32 characters; a Key Vault reference in Azure,
     /// generated under .data/secrets by <c>make run</c>). Changing it invalidates every agent's key.
     /// </summary>
+    [SecretSetting]
     public string? AgentKeySecret { get; set; }
 
     /// <summary>How far a batch's signing timestamp may be from the time Event Hubs enqueued it. Default 5 minutes.</summary>
@@ -25,6 +29,7 @@ internal sealed class MonitoringOptions
 
     /// <summary>The send-only Event Hubs connection string written into install commands (a Key Vault reference in Azure).
     /// In standalone mode it defaults to this host's own Event Hubs endpoint and key.</summary>
+    [SecretSetting]
     public string? AgentConnectionString { get; set; }
 
     /// <summary>Agents per tenant. Default 1,000.</summary>

@@ -10,7 +10,7 @@ namespace Sentinel.Core.RateLimiting;
 internal sealed class RateLimitPolicy
 {
     /// <summary>The policy's name: letters, digits, <c>-</c> and <c>_</c> (it appears in headers and keys).</summary>
-    public string Name { get; set; } = "";
+    public string Name { get; internal set; } = "";
 
     /// <summary>Bucket size: the largest burst.</summary>
     public double Capacity { get; set; }

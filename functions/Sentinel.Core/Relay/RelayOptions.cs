@@ -1,6 +1,9 @@
+using Sentinel.Core.Configuration;
+
 namespace Sentinel.Core.Relay;
 
 /// <summary>Configuration section <c>Relay</c>.</summary>
+[SettingsSection(Section)]
 internal sealed class RelayOptions
 {
     public const string Section = "Relay";

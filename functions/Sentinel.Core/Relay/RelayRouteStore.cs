@@ -33,8 +33,11 @@ internal sealed class RelayRouteStore
         _options = options;
         _time = time;
         (_routes, _instances) = (identity.TablePrefix + "RelayRoutes", identity.TablePrefix + "RelayInstances");
-        _set = new TableSet(tables, _routes, _instances);
+        _set = new TableSet(tables, TableNames(identity.TablePrefix));
     }
+
+    /// <summary>The relay's tables for a prefix (the deployment creates them up front).</summary>
+    public static string[] TableNames(string prefix) => [prefix + "RelayRoutes", prefix + "RelayInstances"];
 
     public const int MaxInstanceLength = 100;
 

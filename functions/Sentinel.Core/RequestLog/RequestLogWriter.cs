@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
+using Sentinel.Core.Configuration;
 
 namespace Sentinel.Core.RequestLog;
 
@@ -21,6 +22,7 @@ internal readonly record struct RequestLogEntry(
     bool RateLimited);
 
 /// <summary>Configuration section <c>RequestLog</c>.</summary>
+[SettingsSection("RequestLog")]
 internal sealed class RequestLogOptions
 {
     /// <summary>Log API requests at all. Default true (benchmarks switch it off to measure its cost).</summary>

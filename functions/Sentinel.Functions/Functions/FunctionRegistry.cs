@@ -1,3 +1,5 @@
+using Sentinel.Core.Configuration;
+
 namespace Sentinel.Functions.Functions;
 
 /// <summary>
@@ -15,9 +17,11 @@ internal static class FunctionRegistry
     public const string AlertsAbsent = "alerts-absent";
 
     /// <summary>The app setting holding the metrics hub's name; the binding reads it as <c>%SENTINEL_METRICS_HUB%</c>.</summary>
+    [AppSetting]
     public const string MetricsHubSetting = "SENTINEL_METRICS_HUB";
 
     /// <summary>The app setting holding the ingest function's consumer group.</summary>
+    [AppSetting]
     public const string MetricsConsumerGroupSetting = "SENTINEL_METRICS_CONSUMER_GROUP";
 
     /// <summary>The binding connection prefix: a connection string, or <c>EventHubConnection__fullyQualifiedNamespace</c> with an identity.</summary>

@@ -1,8 +1,10 @@
+using Sentinel.Core.Configuration;
 using Sentinel.Core.RateLimiting;
 
 namespace Sentinel.Functions.Gateway;
 
 /// <summary>Configuration section <c>RateLimiting</c>.</summary>
+[SettingsSection(Section)]
 internal sealed class RateLimitingOptions
 {
     public const string Section = "RateLimiting";

@@ -1,28 +1,36 @@
 using Microsoft.Extensions.Options;
+using Sentinel.Core.Configuration;
 using Sentinel.Core.Identity;
 using Sentinel.Core.RateLimiting;
 using Sentinel.Core.RequestLog;
 using Sentinel.Core.Storage;
+using Sentinel.Functions.Hosting;
 
 namespace Sentinel.Functions.Gateway;
 
 /// <summary>Registration and pipeline wiring of the gateway: identity, rate limiting and the request log.</summary>
 internal static class GatewayServices
 {
+    /// <summary>Prefix of every Redis key (default <c>sentinel:</c>), for sharing one Redis between deployments.</summary>
+    [AppSetting]
+    public const string RedisKeyPrefixSetting = "Redis:KeyPrefix";
+
     public static IServiceCollection AddSentinelGateway(this IServiceCollection services)
     {
-        services.AddOptions<IdentityOptions>().BindConfiguration(IdentityOptions.Section)
+        services.AddSettings<IdentityOptions>()
             .Validate(o => o.AccessTokenLifetime >= TimeSpan.FromMinutes(1) && o.AccessTokenLifetime <= TimeSpan.FromHours(1), "Identity:AccessTokenLifetime is between 1 minute and 1 hour.")
             .Validate(o => o.PasswordIterations >= 100_000, "Identity:PasswordIterations is at least 100,000.")
             .Validate(o => o.Signup is "open" or "closed", "Identity:Signup is 'open' or 'closed'.")
             .Validate(o => o.SigningKeys.Count > 0 || !string.IsNullOrWhiteSpace(o.SigningKeyDirectory),
-                "No token signing key: set Identity:SigningKeys:0:Id and Identity:SigningKeys:0:PrivateKeyPem (Key Vault references in Azure), or Identity:SigningKeyDirectory.")
+                "No token signing key: set Identity:SigningKeys:0:Id and Identity:SigningKeys:0:Secret or :PrivateKeyPem (Key Vault references in Azure), or Identity:SigningKeyDirectory.")
+            .Validate(o => o.SigningKeys.All(k => k.PrivateKeyPem.Length > 0 || k.Secret.Length >= SigningKeyRing.MinSecretLength),
+                "Each Identity:SigningKeys entry needs a PrivateKeyPem or a Secret of at least 32 characters.")
             .Validate(o => o.TablePrefix.Length is >= 1 and <= 40 && o.TablePrefix.All(char.IsAsciiLetterOrDigit) && char.IsAsciiLetter(o.TablePrefix[0]), "Identity:TablePrefix is letters and digits, starting with a letter.")
             .ValidateOnStart();
-        services.AddOptions<LockoutOptions>().BindConfiguration(IdentityOptions.Section + ":Lockout")
+        services.AddSettings<LockoutOptions>()
             .Validate(o => o.MaxFailures >= 2 && o.Window > TimeSpan.Zero && o.Duration > TimeSpan.Zero && o.MaxDuration >= o.Duration, "Identity:Lockout needs MaxFailures ≥ 2 and positive durations.")
             .ValidateOnStart();
-        services.AddOptions<RateLimitingOptions>().BindConfiguration(RateLimitingOptions.Section)
+        services.AddSettings<RateLimitingOptions>()
             .PostConfigure(o =>
             {
                 foreach (var (name, policy) in o.Policies.Concat(o.ServicePolicies))
@@ -32,12 +40,12 @@ internal static class GatewayServices
                 "RateLimiting:Policies must define api, anonymous and auth.")
             .Validate(o => o.Policies.Values.Concat(o.ServicePolicies.Values).All(p => p.Validate() is null), "A rate-limit policy is invalid: each needs Capacity ≥ 1, RefillPerSecond > 0 and 0 < Cost ≤ Capacity.")
             .ValidateOnStart();
-        services.AddOptions<RequestLogOptions>().BindConfiguration("RequestLog")
+        services.AddSettings<RequestLogOptions>()
             .Validate(o => o.Capacity is >= 1 and <= 1_000_000 && o.BatchSize is >= 1 and <= 100_000 && o.FlushInterval > TimeSpan.Zero && o.Retention >= TimeSpan.FromDays(1),
                 "RequestLog: Capacity 1–1,000,000, BatchSize 1–100,000, FlushInterval > 0, Retention at least 1 day.")
             .ValidateOnStart();
 
-        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IConfiguration>()["Redis:KeyPrefix"] is { Length: > 0 } prefix ? prefix : "sentinel:"));
+        services.AddSingleton(sp => new RedisKeys(sp.GetRequiredService<IConfiguration>()[RedisKeyPrefixSetting] is { Length: > 0 } prefix ? prefix : "sentinel:"));
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<IdentityOptions>>().Value);
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<LockoutOptions>>().Value);
         services.AddSingleton(sp => sp.GetRequiredService<IOptions<RequestLogOptions>>().Value);

@@ -42,7 +42,7 @@ internal sealed record VersionInfo(string Name, string Version, string Mode, str
 /// Checks PostgreSQL (<c>select 1</c>), Redis (<c>PING</c>) and Table storage (list one table) in parallel, each bounded
 /// by a timeout, and reports their latencies; any dependency down makes the answer 503 and names it.
 /// </summary>
-internal sealed class DependencyChecks(NpgsqlDataSource postgres, RedisConnection redis, TableServiceClient tables)
+internal sealed class DependencyChecks(NpgsqlDataSource postgres, RedisConnection redis, TableServiceClient tables, Hosting.SchemaState schema)
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(3);
 
@@ -53,6 +53,8 @@ internal sealed class DependencyChecks(NpgsqlDataSource postgres, RedisConnectio
             {
                 await using var command = postgres.CreateCommand("select 1");
                 await command.ExecuteScalarAsync(ct);
+                if (schema.Problem is { } problem)
+                    throw new InvalidOperationException(problem);
             }, cancellationToken),
             CheckAsync("redis", async ct =>
             {

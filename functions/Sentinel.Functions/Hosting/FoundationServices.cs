@@ -23,8 +23,8 @@ internal static class FoundationServices
         services.AddSentinelProblems();
         services.AddHttpClient(HttpEnvelopeFunction.ClientName);
 
-        services.AddOptions<TablesIdentityOptions>().BindConfiguration("Tables");
-        services.AddOptions<StorageOptions>().BindConfiguration("ConnectionStrings").ValidateOnStart();
+        services.AddSettings<TablesIdentityOptions>();
+        services.AddSettings<StorageOptions>().ValidateOnStart();
         services.AddSingleton<IValidateOptions<StorageOptions>, StorageOptionsValidator>();
 
         services.AddSingleton(sp =>
@@ -57,6 +57,12 @@ internal static class FoundationServices
                 : new TableServiceClient(TableStorageAccount.Parse(storage.Tables), null, time);
         });
         services.AddSingleton<PostgresMigrator>();
+        services.AddSettings<MigrationOptions>()
+            .Validate(o => o.StartTimeout > TimeSpan.Zero && o.RetryInterval > TimeSpan.Zero, "Migrations: StartTimeout and RetryInterval are positive.")
+            .ValidateOnStart();
+        services.AddSingleton<SchemaState>();
+        // First hosted service: the schema is current before the others start.
+        services.AddHostedService<StartupMigrations>();
         services.AddSingleton<RejectedEventStore>();
         services.AddSingleton<DependencyChecks>();
 
@@ -66,7 +72,7 @@ internal static class FoundationServices
 
         if (mode == HostMode.Standalone)
         {
-            services.AddOptions<StandaloneOptions>().BindConfiguration(StandaloneOptions.Section)
+            services.AddSettings<StandaloneOptions>()
                 .Validate(o => o.EventHubKey is { Length: >= 16 }, "Standalone:EventHubKey (app setting Standalone__EventHubKey) must be set to a key of at least 16 characters.")
                 .Validate(o => o.Partitions is >= 1 and <= 32, "Standalone:Partitions must be between 1 and 32.")
                 .Validate(o => o.MaxEventsPerInvocation is >= 1 and <= 1000, "Standalone:MaxEventsPerInvocation must be between 1 and 1000.")

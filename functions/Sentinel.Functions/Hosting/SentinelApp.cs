@@ -1,4 +1,5 @@
 using System.Globalization;
+using Sentinel.Core.Configuration;
 using Sentinel.Functions.CustomHandler;
 using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Health;
@@ -17,6 +18,14 @@ internal static class SentinelApp
 
     /// <summary>The standalone host's default address (<c>func start</c>'s default port).</summary>
     public const string DefaultStandaloneUrl = "http://127.0.0.1:7071";
+
+    /// <summary>The loopback port the Functions host assigns the handler (protocol notes §1.3).</summary>
+    [AppSetting(FromHost = true)]
+    public const string CustomHandlerPortSetting = "FUNCTIONS_CUSTOMHANDLER_PORT";
+
+    /// <summary>The same port under its older name, set by older hosts.</summary>
+    [AppSetting(FromHost = true)]
+    public const string HttpWorkerPortSetting = "FUNCTIONS_HTTPWORKER_PORT";
 
     public static WebApplication Build(HostMode mode, string[] args, Action<WebApplicationBuilder>? configure = null, TimeProvider? time = null)
     {
@@ -68,7 +77,7 @@ internal static class SentinelApp
             return urls;
         if (mode == HostMode.Standalone)
             return DefaultStandaloneUrl;
-        var port = configuration["FUNCTIONS_CUSTOMHANDLER_PORT"] ?? configuration["FUNCTIONS_HTTPWORKER_PORT"];
+        var port = configuration[CustomHandlerPortSetting] ?? configuration[HttpWorkerPortSetting];
         if (!int.TryParse(port, NumberStyles.None, CultureInfo.InvariantCulture, out var p) || p is < 1 or > 65535)
             throw new InvalidOperationException("serve runs under the Functions host, which sets FUNCTIONS_CUSTOMHANDLER_PORT; it is missing or invalid. Run 'serve --standalone' to run without a host.");
         // The host calls http://127.0.0.1:{port}; the port must not be public.

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Sentinel.Core.Configuration;
 using Sentinel.Core.Storage.Tables;
 
 namespace Sentinel.Functions.Hosting;
@@ -8,19 +9,24 @@ namespace Sentinel.Functions.Hosting;
 /// Where the three stores are (section <c>ConnectionStrings</c>; app settings <c>ConnectionStrings__Postgres</c>, …).
 /// Validated at start: a missing or malformed one stops the process with a message naming it.
 /// </summary>
+[SettingsSection("ConnectionStrings")]
 internal sealed class StorageOptions
 {
     /// <summary>Npgsql connection string (required).</summary>
+    [SecretSetting]
     public string? Postgres { get; set; }
 
     /// <summary>StackExchange.Redis configuration string, e.g. <c>host:6380,password=…,ssl=true</c> (required).</summary>
+    [SecretSetting]
     public string? Redis { get; set; }
 
     /// <summary>Storage connection string for the directory tables; or leave empty and set <c>Tables:Endpoint</c> to use the managed identity.</summary>
+    [SecretSetting]
     public string? Tables { get; set; }
 }
 
 /// <summary>Table storage reached through an Entra identity (section <c>Tables</c>).</summary>
+[SettingsSection("Tables")]
 internal sealed class TablesIdentityOptions
 {
     /// <summary>The table endpoint, e.g. <c>https://acct.table.core.windows.net/</c>. Used when <c>ConnectionStrings:Tables</c> is empty.</summary>

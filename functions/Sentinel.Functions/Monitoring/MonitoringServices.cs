@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Sentinel.Core.Monitoring;
+using Sentinel.Functions.Hosting;
 
 namespace Sentinel.Functions.Monitoring;
 
@@ -8,7 +9,7 @@ internal static class MonitoringServices
 {
     public static IServiceCollection AddSentinelMonitoring(this IServiceCollection services)
     {
-        services.AddOptions<MonitoringOptions>().BindConfiguration(MonitoringOptions.Section)
+        services.AddSettings<MonitoringOptions>()
             .Validate(o => o.AgentKeySecret is { Length: >= 32 },
                 "Monitoring:AgentKeySecret (app setting Monitoring__AgentKeySecret; a Key Vault reference in Azure) must be set to at least 32 characters: agent keys are derived from it.")
             .Validate(o => o.ClockSkew >= TimeSpan.FromSeconds(30) && o.ClockSkew <= TimeSpan.FromHours(1), "Monitoring:ClockSkew is between 30 seconds and 1 hour.")

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Sentinel.Core.Relay;
+using Sentinel.Functions.Hosting;
 
 namespace Sentinel.Functions.Relay;
 
@@ -10,7 +11,7 @@ internal static class RelayServices
 
     public static IServiceCollection AddSentinelRelay(this IServiceCollection services)
     {
-        services.AddOptions<RelayOptions>().BindConfiguration(RelayOptions.Section)
+        services.AddSettings<RelayOptions>()
             .Validate(o => o.Delays.Length is >= 1 and <= 20 && o.Delays.All(d => d > TimeSpan.Zero && d <= TimeSpan.FromDays(1)),
                 "Relay:RetrySchedule is 1 to 20 durations separated by commas (5s,5m,30m,2h,5h,10h,10h), each above zero and at most a day.")
             .Validate(o => o.MaxBodyBytes is >= 16 * 1024 and <= 32 * 1024 * 1024, "Relay:MaxBodyBytes is 16 KiB to 32 MiB.")

@@ -1,6 +1,9 @@
+using Sentinel.Core.Configuration;
+
 namespace Sentinel.Functions.Standalone;
 
 /// <summary>Settings of <c>serve --standalone</c> (section <c>Standalone</c>; app settings <c>Standalone__*</c>).</summary>
+[SettingsSection(Section)]
 internal sealed class StandaloneOptions
 {
     public const string Section = "Standalone";
@@ -9,6 +12,7 @@ internal sealed class StandaloneOptions
     public string EventHubKeyName { get; set; } = "agent-send";
 
     /// <summary>The SAS key text agents sign with (required in standalone mode, at least 16 characters; `make run` generates one).</summary>
+    [SecretSetting]
     public string? EventHubKey { get; set; }
 
     /// <summary>Partitions of the emulated hub. Default 4.</summary>
