@@ -62,7 +62,7 @@ internal static class GatewayEndpoints
                 var issuer = options.Value.Issuer;
                 var root = Uri.TryCreate(issuer, UriKind.Absolute, out var u) && u.Scheme is "http" or "https"
                     ? issuer.TrimEnd('/')
-                    : $"{http.Request.Scheme}://{http.Request.Host}";
+                    : PublicUrl.Of(http);
                 http.Response.Headers.CacheControl = "public, max-age=300";
                 return TypedResults.Json(new OpenIdConfiguration(issuer, root + "/api/.well-known/jwks.json", root + "/api/auth/token",
                     ["password", "refresh_token"], ["token"], ["public"], ["ES256"], ["none"],

@@ -21,6 +21,9 @@ internal static class FoundationServices
         services.AddSingleton(time);
         services.AddSingleton(new HostInfo(mode, time.GetUtcNow()));
         services.AddSentinelProblems();
+        services.AddSettings<HostingOptions>()
+            .Validate(o => o.PublicUrl is null || (o.PublicUrl.IsAbsoluteUri && o.PublicUrl.Scheme is "https" or "http"), "Hosting:PublicUrl is an absolute http(s) URL, e.g. https://sentinel.example.com.")
+            .ValidateOnStart();
         services.AddHttpClient(HttpEnvelopeFunction.ClientName);
 
         services.AddSettings<TablesIdentityOptions>();

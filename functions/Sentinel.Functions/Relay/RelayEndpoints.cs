@@ -1,4 +1,3 @@
-using System.Globalization;
 using Sentinel.Core.Identity;
 using Sentinel.Core.Relay;
 using Sentinel.Core.RequestLog;
@@ -182,6 +181,5 @@ internal static class RelayEndpoints
         new(TypedResults.Json(new RouteSaved(RouteView.From(route, BaseUrl(http), showSecrets: true), route.PathSecret, route.N8n?.SigningSecret),
             RelayJsonContext.Default.RouteSaved, statusCode: status));
 
-    private static string BaseUrl(HttpContext http) =>
-        string.Create(CultureInfo.InvariantCulture, $"{http.Request.Scheme}://{http.Request.Host}");
+    private static string BaseUrl(HttpContext http) => PublicUrl.Of(http);
 }

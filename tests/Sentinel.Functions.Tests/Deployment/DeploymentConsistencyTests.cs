@@ -46,6 +46,8 @@ public sealed partial class DeploymentConsistencyTests
         ["Standalone:DashboardPath"] = "standalone mode only.",
         [SentinelApp.CustomHandlerPortSetting] = "set by the Functions host for the handler process.",
         [SentinelApp.HttpWorkerPortSetting] = "older hosts' name for the same port.",
+        ["Hosting:PublicUrl"] = "URLs handed out use https://$WEBSITE_HOSTNAME (set a custom domain here).",
+        [Sentinel.Functions.Http.PublicUrl.WebsiteHostnameSetting] = "set by the platform for every app.",
     };
 
     /// <summary>What each Key Vault secret holds, in the shape secrets.bicep writes it.</summary>
