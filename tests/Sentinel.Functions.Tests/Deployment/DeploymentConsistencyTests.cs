@@ -237,6 +237,18 @@ public sealed partial class DeploymentConsistencyTests
         }
     }
 
+    /// <summary>The <c>func start</c> template names only settings something reads (a typo there is a silent default).</summary>
+    [Fact]
+    public void LocalSettingsExample_NamesOnlyReadSettings()
+    {
+        var values = SentinelConfiguration.ReadLocalSettings(Path.Combine(DeploymentFiles.Root, "local.settings.example.json"));
+        Assert.NotEmpty(values);
+        // func start's own settings, and the connection the Event Hubs emulator uses.
+        string[] local = ["FUNCTIONS_WORKER_RUNTIME", "AzureWebJobsStorage", .. FunctionRegistry.All.Select(f => f.Trigger).OfType<EventHubTrigger>().Select(t => t.Connection)];
+        var unread = values.Keys.Where(k => CodeSettings.Find(k) is null && !HostSettings.Any(h => Glob(h, k)) && !local.Contains(k, StringComparer.OrdinalIgnoreCase)).ToList();
+        Assert.True(unread.Count == 0, "local.settings.example.json names settings nothing reads: " + string.Join(", ", unread));
+    }
+
     private static WebApplication Build(Dictionary<string, string?> settings) =>
         SentinelApp.Build(HostMode.Functions, ["--urls", "http://127.0.0.1:0"], b =>
         {
