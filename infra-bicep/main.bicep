@@ -11,6 +11,7 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
+@metadata({ azd: { type: 'location' } })
 @description('Azure region for every resource (Flex Consumption, Azure Managed Redis and PostgreSQL Flexible Server must all be offered there).')
 param location string
 
@@ -122,7 +123,8 @@ param signup string = 'closed'
 @description('Static Web Apps plan of the dashboard.')
 param staticWebAppSku string = 'Free'
 
-@description('Region of the Static Web App (offered in fewer regions than the rest).')
+@allowed(['westus2', 'centralus', 'eastus2', 'westeurope', 'eastasia'])
+@description('Region of the Static Web App (offered in these regions only; it serves from a global edge anyway).')
 param staticWebAppLocation string = 'westeurope'
 
 // ---------------------------------------------------------------- names
@@ -134,7 +136,7 @@ var metricsHubName = 'agent-metrics'
 var ingestConsumerGroup = 'ingest'
 var tablePrefix = 'sentinel'
 
-resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+resource rg 'Microsoft.Resources/resourceGroups@2025-04-01' = {
   name: '${abbrs.resourceGroup}${environmentName}'
   location: location
   tags: tags
@@ -228,7 +230,7 @@ module secrets 'modules/secrets.bicep' = {
   name: 'secrets'
   params: {
     keyVaultName: keyVault.outputs.name
-    postgresConnectionString: postgres.outputs.connectionStringWithoutPassword
+    postgresSettings: postgres.outputs.npgsqlSettings
     postgresAdminPassword: postgresAdminPassword
     redisName: redis.outputs.name
     eventHubsNamespaceName: eventHubs.outputs.namespaceName

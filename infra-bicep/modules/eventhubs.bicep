@@ -25,7 +25,7 @@ param retentionDays int
 @description('Consumer group of the ingest function (app setting SENTINEL_METRICS_CONSUMER_GROUP).')
 param consumerGroupName string
 
-resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
+resource namespace 'Microsoft.EventHub/namespaces@2026-01-01' = {
   name: namespaceName
   location: location
   tags: tags
@@ -43,7 +43,7 @@ resource namespace 'Microsoft.EventHub/namespaces@2024-01-01' = {
   }
 }
 
-resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
+resource hub 'Microsoft.EventHub/namespaces/eventhubs@2026-01-01' = {
   parent: namespace
   name: hubName
   properties: {
@@ -52,12 +52,12 @@ resource hub 'Microsoft.EventHub/namespaces/eventhubs@2024-01-01' = {
   }
 }
 
-resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2024-01-01' = {
+resource consumerGroup 'Microsoft.EventHub/namespaces/eventhubs/consumergroups@2026-01-01' = {
   parent: hub
   name: consumerGroupName
 }
 
-resource agentSend 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules@2024-01-01' = {
+resource agentSend 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules@2026-01-01' = {
   parent: hub
   name: 'agent-send'
   properties: {

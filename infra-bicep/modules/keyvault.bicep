@@ -8,7 +8,7 @@ param location string
 @description('Tags for every resource.')
 param tags object
 
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' = {
   name: name
   location: location
   tags: tags

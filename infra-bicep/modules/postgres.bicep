@@ -35,7 +35,7 @@ param administratorLogin string = 'sentinel'
 @description('Administrator password (also stored in Key Vault by secrets.bicep).')
 param administratorPassword string
 
-resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
+resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2025-08-01' = {
   name: name
   location: location
   tags: tags
@@ -64,7 +64,7 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   }
 }
 
-resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-01' = {
+resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2025-08-01' = {
   parent: server
   name: databaseName
   properties: {
@@ -75,7 +75,7 @@ resource database 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024-08-0
 }
 
 // A server takes one change at a time (parallel child deployments fail with ServerIsBusy), hence the dependsOn chain.
-resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2025-08-01' = {
   parent: server
   name: 'azure.extensions'
   properties: {
@@ -84,7 +84,7 @@ resource extensions 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@20
   }
 }
 
-resource preload 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+resource preload 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2025-08-01' = {
   parent: server
   name: 'shared_preload_libraries'
   properties: {
@@ -94,7 +94,7 @@ resource preload 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-
   dependsOn: [extensions]
 }
 
-resource cronDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2024-08-01' = {
+resource cronDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@2025-08-01' = {
   parent: server
   name: 'cron.database_name'
   properties: {
@@ -106,7 +106,7 @@ resource cronDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/configurations@
 
 // 0.0.0.0–0.0.0.0 is Azure's "allow public access from Azure services" rule: the function app's outbound addresses
 // are not fixed on Flex Consumption. Clients still need the password, over TLS.
-resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
+resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2025-08-01' = {
   parent: server
   name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
   properties: {
@@ -119,4 +119,4 @@ resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@202
 output name string = server.name
 output fqdn string = server.properties.fullyQualifiedDomainName
 // The password is appended in secrets.bicep, which writes the whole string to Key Vault.
-output connectionStringWithoutPassword string = 'Host=${server.properties.fullyQualifiedDomainName};Port=5432;Database=${database.name};Username=${administratorLogin};SSL Mode=VerifyFull'
+output npgsqlSettings string = 'Host=${server.properties.fullyQualifiedDomainName};Port=5432;Database=${database.name};Username=${administratorLogin};SSL Mode=VerifyFull'

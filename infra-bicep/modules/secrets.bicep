@@ -4,8 +4,8 @@
 @description('Name of the vault.')
 param keyVaultName string
 
-@description('Npgsql connection string without the password.')
-param postgresConnectionString string
+@description('Npgsql settings (host, database, user, TLS) to which the password is appended.')
+param postgresSettings string
 
 @secure()
 @description('PostgreSQL administrator password.')
@@ -35,7 +35,7 @@ param jwtSigningSecret string
 @description('Password of the first owner.')
 param adminPassword string
 
-resource vault 'Microsoft.KeyVault/vaults@2024-11-01' existing = {
+resource vault 'Microsoft.KeyVault/vaults@2026-05-15' existing = {
   name: keyVaultName
 }
 
@@ -48,7 +48,7 @@ resource redisDatabase 'Microsoft.Cache/redisEnterprise/databases@2025-07-01' ex
   name: 'default'
 }
 
-resource agentSend 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules@2024-01-01' existing = {
+resource agentSend 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules@2026-01-01' existing = {
   name: '${eventHubsNamespaceName}/${metricsHubName}/${agentSendRuleName}'
 }
 
@@ -56,7 +56,7 @@ resource agentSend 'Microsoft.EventHub/namespaces/eventhubs/authorizationRules@2
 var redisConnection = '${redis.properties.hostName}:10000,password=${redisDatabase.listKeys().primaryKey},ssl=True,abortConnect=False'
 
 var values = {
-  'postgres-connection-string': '${postgresConnectionString};Password=${postgresAdminPassword}'
+  'postgres-connection-string': '${postgresSettings};Password=${postgresAdminPassword}'
   'redis-connection-string': redisConnection
   'agent-key-secret': agentKeySecret
   'agent-connection-string': agentSend.listKeys().primaryConnectionString
@@ -74,7 +74,7 @@ var names = [
   'admin-password'
 ]
 
-resource secrets 'Microsoft.KeyVault/vaults/secrets@2024-11-01' = [for name in names: {
+resource secrets 'Microsoft.KeyVault/vaults/secrets@2026-05-15' = [for name in names: {
   parent: vault
   name: name
   properties: {

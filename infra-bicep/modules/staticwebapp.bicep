@@ -12,7 +12,7 @@ param tags object
 @description('Free or Standard.')
 param sku string
 
-resource site 'Microsoft.Web/staticSites@2024-11-01' = {
+resource site 'Microsoft.Web/staticSites@2025-03-01' = {
   name: name
   location: location
   tags: union(tags, { 'azd-service-name': 'web' })
