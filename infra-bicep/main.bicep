@@ -102,8 +102,11 @@ param agentKeySecret string
 @metadata({ azd: { type: 'generate', config: { length: 48, noSpecial: true } } })
 param jwtSigningSecret string
 
-@description('Comma-separated kids of the token signing keys; the last one signs, all validate. Rotate by appending a kid, waiting out the access-token life (10 min), then dropping the old one.')
+@description('Comma-separated kids of the token signing keys, each derived from jwtSigningSecret; all validate, and jwtActiveSigningKeyId (default: the last) signs. Rotation: docs/deployment.md.')
 param jwtSigningKeyIds string = 'k1'
+
+@description('The kid that signs; empty = the last of jwtSigningKeyIds. Lets a rotation publish the next key before signing with it (clients cache the JWKS for 5 minutes).')
+param jwtActiveSigningKeyId string = ''
 
 @description('Email of the first owner, created at the first start (its password is the Key Vault secret admin-password).')
 param adminEmail string = 'admin@sentinel.local'
@@ -292,6 +295,7 @@ module functionApp 'modules/functionapp.bicep' = {
     metricsConsumerGroup: eventHubs.outputs.consumerGroupName
     secretUris: secrets.outputs.uris
     jwtSigningKeyIds: split(jwtSigningKeyIds, ',')
+    jwtActiveSigningKeyId: jwtActiveSigningKeyId
     adminEmail: adminEmail
     signup: signup
     tablePrefix: tablePrefix

@@ -60,6 +60,9 @@ param secretUris object
 @description('Kids of the token signing keys, all derived from the jwt-signing-secret; the last one signs.')
 param jwtSigningKeyIds array
 
+@description('The kid that signs (empty: the last).')
+param jwtActiveSigningKeyId string
+
 @description('Email of the first owner.')
 param adminEmail string
 
@@ -106,6 +109,7 @@ var appSettings = concat([
   { name: 'Tables__ClientId', value: identityClientId }
   { name: 'Identity__TablePrefix', value: tablePrefix }
   { name: 'Identity__Signup', value: signup }
+  { name: 'Identity__ActiveSigningKeyId', value: jwtActiveSigningKeyId }
   { name: 'Identity__BootstrapAdmin__Email', value: adminEmail }
   { name: 'Identity__BootstrapAdmin__Password', value: keyVaultRef['admin-password'] }
   { name: 'Monitoring__AgentKeySecret', value: keyVaultRef['agent-key-secret'] }

@@ -37,7 +37,6 @@ public sealed partial class DeploymentConsistencyTests
     private static readonly Dictionary<string, string> AbsentMeans = new(StringComparer.OrdinalIgnoreCase)
     {
         ["ConnectionStrings:Tables"] = "Tables:Endpoint + Tables:ClientId (the identity) are used instead of a key.",
-        ["Identity:ActiveSigningKeyId"] = "the last configured key signs.",
         ["Identity:SigningKeyDirectory"] = "keys come from Identity:SigningKeys (derived from the Key Vault secret).",
         ["Identity:SigningKeys:*:PrivateKeyPem"] = "the key is derived from Identity:SigningKeys:*:Secret instead.",
         ["RateLimiting:TrustForwardedFor"] = "trusted under the Functions host (only it reaches the loopback port).",
@@ -76,6 +75,7 @@ public sealed partial class DeploymentConsistencyTests
         ["signup"] = "closed",
         ["adminEmail"] = "admin@sentinel.local",
         ["trim(jwtSigningKeyIds[i])"] = "k1",
+        ["jwtActiveSigningKeyId"] = "",
     };
 
     [Fact]
