@@ -34,7 +34,10 @@ internal static class Scopes
     /// <summary>Relay hand-overs and sends: what an n8n flow needs to pass a conversation to humans or answer it.</summary>
     public const string RelayWrite = "relay:write";
 
-    public static IReadOnlyList<string> All { get; } = [RateLimitCheck, StatsRead, MetricsRead, RelayRead, RelayWrite];
+    /// <summary>Alert rules, alerts and their history (read-only).</summary>
+    public const string AlertsRead = "alerts:read";
+
+    public static IReadOnlyList<string> All { get; } = [RateLimitCheck, StatsRead, MetricsRead, RelayRead, RelayWrite, AlertsRead];
 
     public static bool IsKnown(string scope) => All.Contains(scope, StringComparer.Ordinal);
 }

@@ -142,6 +142,14 @@ internal sealed class MetricQueries(NpgsqlDataSource dataSource, MonitoringOptio
         return new RangeResult(resolution, step, start, end, series.Value.Select(s => new SeriesPoints(s, points[s.Id])).ToList());
     }
 
+    /// <summary>The series of one metric a tenant has that match <paramref name="matchers"/> (at most <paramref name="limit"/>),
+    /// as alert rules select them.</summary>
+    public async Task<Outcome<IReadOnlyList<SeriesInfo>>> SelectAsync(string tenantId, string metric, IReadOnlyList<string> matchers, int limit, CancellationToken cancellationToken)
+    {
+        var parsed = ParseMatchers(matchers);
+        return parsed.Succeeded ? await SelectSeriesAsync(tenantId, metric, null, parsed.Value!, limit, cancellationToken) : parsed.Failure!;
+    }
+
     private async Task<Outcome<IReadOnlyList<SeriesInfo>>> SelectSeriesAsync(string tenantId, string? metric, string? agentId, IReadOnlyList<LabelMatcher> matchers,
         int limit, CancellationToken cancellationToken)
     {

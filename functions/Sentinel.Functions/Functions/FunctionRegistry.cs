@@ -58,8 +58,8 @@ internal static class FunctionRegistry
             "Every 10 s: sends relay deliveries that are due (retries, replays)."),
         new(AlertsAbsent,
             new TimerTrigger("timer", "15 * * * * *", RunOnStartup: false, UseMonitor: true),
-            Retry: null, typeof(HousekeepingFunction),
-            "Every minute: alert rules on missing data, agents gone silent."),
+            Retry: null, typeof(AlertsEvaluateFunction),
+            "Every minute: every alert rule over the stored samples (missing data counts as false)."),
     ];
 
     /// <summary>Finds a function by name (case-insensitive, as the host's routes are).</summary>

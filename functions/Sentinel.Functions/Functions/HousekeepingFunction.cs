@@ -4,10 +4,9 @@ using Sentinel.Functions.CustomHandler;
 namespace Sentinel.Functions.Functions;
 
 /// <summary>
-/// The timer functions whose work has not arrived yet (<c>heuristics</c>,
-/// <c>alerts-absent</c>): each routes, reads its TimerInfo and acknowledges. Their work arrives with the features that
-/// own the data — heuristics and absent-data rules with #7 — each registering
-/// its own <see cref="ITimerFunction"/> under the function's name in place of this one (as <c>retention</c>, <c>rollup</c> and <c>relay-redrive</c> do).
+/// The timer function whose work has not arrived yet (<c>heuristics</c>): it routes, reads its TimerInfo and
+/// acknowledges. The heuristics of #7 will register their own <see cref="ITimerFunction"/> under the function's name in
+/// place of this one (as <c>retention</c>, <c>rollup</c>, <c>relay-redrive</c> and <c>alerts-absent</c> do).
 /// </summary>
 internal sealed partial class HousekeepingFunction(ILogger<HousekeepingFunction> logger) : ITimerFunction
 {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sentinel.Core.Configuration;
+using Sentinel.Functions.Alerts;
 using Sentinel.Functions.CustomHandler;
 using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Health;
@@ -49,6 +50,7 @@ internal static class SentinelApp
         builder.Services.AddSentinelGateway();
         builder.Services.AddSentinelMonitoring();
         builder.Services.AddSentinelRelay();
+        builder.Services.AddSentinelAlerts();
         builder.Services.AddSentinelOpenApi();
         configure?.Invoke(builder);
 
@@ -64,6 +66,7 @@ internal static class SentinelApp
         app.MapSentinelGateway();
         app.MapMonitoringEndpoints();
         app.MapRelayEndpoints();
+        app.MapAlertsEndpoints();
         app.MapSentinelOpenApi();
         if (mode == HostMode.Standalone)
             app.MapStandaloneEventHubs();

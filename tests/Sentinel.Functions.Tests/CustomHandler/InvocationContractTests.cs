@@ -20,7 +20,7 @@ public sealed class InvocationContractTests : IAsyncLifetime
     public async Task InitializeAsync() => _host = await SentinelTestHost.StartAsync(HostMode.Functions, services =>
     {
         services.AddKeyedSingleton<IEventHubFunction>(FunctionRegistry.IngestMetrics, _ingest);
-        foreach (var name in new[] { FunctionRegistry.Retention, FunctionRegistry.RelayRedrive, FunctionRegistry.Heuristics })
+        foreach (var name in new[] { FunctionRegistry.Retention, FunctionRegistry.RelayRedrive, FunctionRegistry.AlertsAbsent })
             services.AddKeyedSingleton<ITimerFunction>(name, _timer);
     });
 
@@ -94,7 +94,7 @@ public sealed class InvocationContractTests : IAsyncLifetime
     [Theory]
     [InlineData("relay-redrive", "timer-null-status.json", null, null, false)]
     [InlineData("retention", "timer-first-run.json", null, "2025-03-04T10:17:00Z", false)]
-    [InlineData("heuristics", "timer-populated-status.json", "2025-03-04T10:10:00.0034Z", "2025-03-04T10:15:00Z", true)]
+    [InlineData("alerts-absent", "timer-populated-status.json", "2025-03-04T10:10:00.0034Z", "2025-03-04T10:15:00Z", true)]
     public async Task Timer_ScheduleStatusShapes_AreRead(string function, string payload, string? last, string? next, bool pastDue)
     {
         var (status, envelope) = await InvokeAsync(function, payload, "inv-t");
@@ -111,10 +111,10 @@ public sealed class InvocationContractTests : IAsyncLifetime
     [Fact]
     public async Task Timer_DefaultHandler_AcknowledgesWithLog()
     {
-        var (status, envelope) = await InvokeAsync("alerts-absent", "timer-null-status.json", "inv-a");
+        var (status, envelope) = await InvokeAsync("heuristics", "timer-null-status.json", "inv-a");
 
         Assert.Equal(HttpStatusCode.OK, status);
-        AssertEnvelope(envelope, "alerts-absent: nothing registered to run yet (last run never, past due False)");
+        AssertEnvelope(envelope, "heuristics: nothing registered to run yet (last run never, past due False)");
     }
 
     [Fact]

@@ -1,0 +1,36 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Sentinel.Core.Alerts;
+
+namespace Sentinel.Functions.Alerts;
+
+/// <summary>A rule as the API shows it; durations in Prometheus notation (<c>5m</c>).</summary>
+internal sealed record RuleView(
+    string Id, string Name, string Metric, IReadOnlyList<string> Matchers, string Aggregation, string Window, string Op, double Threshold,
+    string For, string KeepFiringFor, string Severity, IReadOnlyDictionary<string, string> Labels, IReadOnlyDictionary<string, string> Annotations,
+    bool Enabled, int Version, string Expression, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+{
+    public static RuleView From(AlertRule r) => new(r.Id, r.Name, r.Metric, r.Matchers, r.Aggregation, AlertRules.FormatDuration(r.Window), r.Op, r.Threshold,
+        AlertRules.FormatDuration(r.For), AlertRules.FormatDuration(r.KeepFiringFor), r.Severity, r.Labels, r.Annotations, r.Enabled, r.Version, r.Expression,
+        r.CreatedAt, r.UpdatedAt);
+}
+
+internal sealed record RuleList(IReadOnlyList<RuleView> Rules);
+
+/// <summary>A pending or firing alert.</summary>
+internal sealed record AlertView(
+    string RuleId, string RuleName, string Severity, string State, IReadOnlyDictionary<string, string> Labels, double? Value,
+    DateTimeOffset ActiveAt, DateTimeOffset? FiredAt, DateTimeOffset LastTrueAt, DateTimeOffset EvaluatedAt);
+
+internal sealed record AlertList(IReadOnlyList<AlertView> Alerts);
+
+/// <summary>One page of history, newest first; <c>next</c> is the <c>before</c> of the following page.</summary>
+internal sealed record HistoryPage(IReadOnlyList<AlertChange> Changes, long? Next);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
+[JsonSerializable(typeof(AlertRuleDraft))]
+[JsonSerializable(typeof(RuleView))]
+[JsonSerializable(typeof(RuleList))]
+[JsonSerializable(typeof(AlertList))]
+[JsonSerializable(typeof(HistoryPage))]
+internal sealed partial class AlertsApiJsonContext : JsonSerializerContext;

@@ -1,0 +1,87 @@
+using System.Globalization;
+using Sentinel.Core.Alerts;
+using Sentinel.Core.Identity;
+using Sentinel.Functions.Gateway;
+using Sentinel.Functions.Http;
+
+namespace Sentinel.Functions.Alerts;
+
+/// <summary><c>/api/alerts</c>: rules (read: viewers and <c>alerts:read</c> keys; write: admins), the pending and firing
+/// alerts, and the history of every state change.</summary>
+internal static class AlertsEndpoints
+{
+    public static IEndpointRouteBuilder MapAlertsEndpoints(this IEndpointRouteBuilder app)
+    {
+        var alerts = app.MapGroup("/api/alerts").WithTags("alerts");
+
+        alerts.MapGet("/", async (string? state, AlertStore store, HttpContext http) =>
+        {
+            if (state is not null && state is not (AlertStates.Pending or AlertStates.Firing))
+                return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid state", "state is pending or firing.");
+            var list = await store.ActiveAsync(http.Principal().TenantId, state, http.RequestAborted);
+            return TypedResults.Json(new AlertList(list.Select(a => new AlertView(a.Instance.RuleId, a.RuleName, a.Severity, a.Instance.State, a.Instance.Labels,
+                a.Instance.Value, a.Instance.ActiveAt, a.Instance.FiredAt, a.Instance.LastTrueAt, a.Instance.EvaluatedAt)).ToList()), AlertsApiJsonContext.Default.AlertList);
+        }).RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("Pending and firing alerts, newest first; filter by state.").Produces<AlertList>();
+
+        alerts.MapGet("/history", async (string? rule, string? state, DateTimeOffset? from, DateTimeOffset? to, long? before, int? limit, AlertStore store, HttpContext http) =>
+        {
+            if (state is not null && state is not (AlertStates.Inactive or AlertStates.Pending or AlertStates.Firing or AlertStates.Resolved))
+                return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid state", "state is pending, firing, resolved or inactive (the state changed to).");
+            if (limit is < 1 or > 500)
+                return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid limit", "limit is 1 to 500.");
+            var take = limit ?? 100;
+            var page = await store.HistoryAsync(http.Principal().TenantId, new AlertHistoryQuery(rule, state, from, to, before, take), http.RequestAborted);
+            return TypedResults.Json(new HistoryPage(page, page.Count == take ? page[^1].Id : null), AlertsApiJsonContext.Default.HistoryPage);
+        }).RequireRole(Role.Viewer, Scopes.AlertsRead)
+          .WithSummary("Every state change (pending, firing, resolved, inactive), newest first; filter by rule, state and time; page with before=next.").Produces<HistoryPage>();
+
+        var rules = alerts.MapGroup("/rules");
+        rules.MapGet("/", async (AlertStore store, HttpContext http) =>
+            TypedResults.Json(new RuleList((await store.ListAsync(http.Principal().TenantId, http.RequestAborted)).Select(RuleView.From).ToList()), AlertsApiJsonContext.Default.RuleList))
+            .RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("The tenant's alert rules.").Produces<RuleList>();
+
+        rules.MapPost("/", async (AlertRuleDraft body, AlertStore store, HttpContext http) =>
+        {
+            var outcome = await store.CreateAsync(http.Principal().TenantId, body, http.RequestAborted);
+            return outcome.Succeeded ? Saved(http, outcome.Value!, StatusCodes.Status201Created) : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Admin)
+          .WithSummary("Create a rule: aggregation(metric{matchers}[window]) op threshold, for, keepFiringFor, severity, labels, annotation templates.")
+          .Produces<RuleView>(StatusCodes.Status201Created);
+
+        rules.MapGet("/{id}", async (string id, AlertStore store, HttpContext http) =>
+            await store.GetAsync(http.Principal().TenantId, id, http.RequestAborted) is { } rule
+                ? Saved(http, rule, StatusCodes.Status200OK)
+                : Problems.Result(StatusCodes.Status404NotFound, "not-found", "No such rule", $"This tenant has no alert rule '{id}'."))
+            .RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("One rule; its ETag is its version, for If-Match on PUT.").Produces<RuleView>();
+
+        rules.MapPut("/{id}", async (string id, AlertRuleDraft body, AlertStore store, HttpContext http) =>
+        {
+            int? expected = null;
+            if (http.Request.Headers.IfMatch.ToString() is { Length: > 0 } ifMatch)
+            {
+                if (!int.TryParse(ifMatch.Trim().Trim('"'), NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+                    return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid If-Match", "If-Match is the ETag a GET returned, e.g. \"3\".");
+                expected = v;
+            }
+
+            var outcome = await store.UpdateAsync(http.Principal().TenantId, id, body, expected, http.RequestAborted);
+            return outcome.Succeeded ? Saved(http, outcome.Value!, StatusCodes.Status200OK) : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Admin)
+          .WithSummary("Replace a rule (If-Match: its ETag guards against lost updates). A changed condition ends its current alerts (firing ones resolve).")
+          .Produces<RuleView>();
+
+        rules.MapDelete("/{id}", async (string id, AlertStore store, HttpContext http) =>
+        {
+            var outcome = await store.DeleteAsync(http.Principal().TenantId, id, http.RequestAborted);
+            return outcome.Succeeded ? Results.NoContent() : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Admin).WithSummary("Delete a rule: its firing alerts resolve; its history stays.");
+
+        return app;
+    }
+
+    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<RuleView> Saved(HttpContext http, AlertRule rule, int status)
+    {
+        http.Response.Headers.ETag = string.Create(CultureInfo.InvariantCulture, $"\"{rule.Version}\"");
+        return TypedResults.Json(RuleView.From(rule), AlertsApiJsonContext.Default.RuleView, statusCode: status);
+    }
+}

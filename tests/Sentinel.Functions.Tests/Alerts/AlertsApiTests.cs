@@ -1,0 +1,154 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Sentinel.Core.Alerts;
+using Sentinel.Core.Monitoring;
+using Sentinel.Functions.Hosting;
+using Sentinel.Functions.Tests.Gateway;
+
+namespace Sentinel.Functions.Tests.Alerts;
+
+/// <summary>The alerts API over real HTTP: rule CRUD with validation problems, ETags, roles, scopes and tenancy; the
+/// alerts and history the evaluator produces.</summary>
+public sealed class AlertsApiTests : IAsyncLifetime
+{
+    private SentinelTestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await SentinelTestHost.StartAsync(HostMode.Standalone);
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    private static object Rule(string name = "High CPU", double threshold = 90, string @for = "5m", string keep = "1m") => new
+    {
+        name,
+        metric = "cpu.usage",
+        matchers = new[] { "core=total" },
+        aggregation = "avg",
+        window = "2m",
+        op = ">",
+        threshold,
+        @for,
+        keepFiringFor = keep,
+        severity = "critical",
+        labels = new Dictionary<string, string> { ["team"] = "ops" },
+        annotations = new Dictionary<string, string> { ["summary"] = "{{ $labels.agent }} CPU at {{ $value }}%" },
+    };
+
+    [Fact]
+    public async Task Crud_WithETags_AndChangesNothingOnBadInput()
+    {
+        var (token, _, _, _) = await _host.Client.SignupAsync();
+        var auth = GatewayClient.Bearer(token);
+
+        var (status, created, response) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(), auth);
+        Assert.Equal(HttpStatusCode.Created, status);
+        var id = created.GetProperty("id").GetString()!;
+        Assert.Equal("\"1\"", response.Headers.ETag?.ToString());
+        Assert.Equal("avg(cpu.usage{core=total}[2m]) > 90 for 5m", created.GetProperty("expression").GetString());
+        Assert.Equal(("5m", "1m", "2m"), (created.GetProperty("for").GetString(), created.GetProperty("keepFiringFor").GetString(), created.GetProperty("window").GetString()));
+
+        GatewayClient.AssertProblem(HttpStatusCode.Conflict, "rule-name-taken", await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(), auth));
+        var bad = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", new { name = "x", metric = "cpu.usage", op = "=>", threshold = 1 }, auth);
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", bad);
+        Assert.Contains(">, >=, <, <=, ==, !=", bad.Body.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        var notJson = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", new { name = "y", threshold = "ninety" }, auth);
+        Assert.Equal(HttpStatusCode.BadRequest, notJson.Status);
+        Assert.Equal("application/problem+json", notJson.Response.Content.Headers.ContentType?.MediaType);
+
+        // Lost update: an If-Match of an older version is refused; the current one wins and bumps the ETag.
+        var (_, _, got) = await _host.Client.SendAsync(HttpMethod.Get, $"/api/alerts/rules/{id}", null, auth);
+        var etag = got.Headers.ETag!.ToString();
+        using (var put = new HttpRequestMessage(HttpMethod.Put, $"/api/alerts/rules/{id}") { Content = JsonContent.Create(Rule(threshold: 95)) })
+        {
+            put.Headers.TryAddWithoutValidation("Authorization", auth);
+            put.Headers.TryAddWithoutValidation("If-Match", etag);
+            using var ok = await _host.Client.SendAsync(put);
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+            Assert.Equal("\"2\"", ok.Headers.ETag?.ToString());
+        }
+
+        using (var stale = new HttpRequestMessage(HttpMethod.Put, $"/api/alerts/rules/{id}") { Content = JsonContent.Create(Rule(threshold: 80)) })
+        {
+            stale.Headers.TryAddWithoutValidation("Authorization", auth);
+            stale.Headers.TryAddWithoutValidation("If-Match", etag);
+            using var conflict = await _host.Client.SendAsync(stale);
+            Assert.Equal(HttpStatusCode.Conflict, conflict.StatusCode);
+        }
+
+        var (_, list, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/rules", null, auth);
+        var only = Assert.Single(list.GetProperty("rules").EnumerateArray());
+        Assert.Equal(95, only.GetProperty("threshold").GetDouble());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/rules/{id}", null, auth)).Status);
+        GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found", await _host.Client.SendAsync(HttpMethod.Get, $"/api/alerts/rules/{id}", null, auth));
+    }
+
+    [Fact]
+    public async Task Roles_Scopes_AndTenancy()
+    {
+        var owner = await _host.Client.SignupAsync();
+        var other = await _host.Client.SignupAsync();
+        var (_, created, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(), GatewayClient.Bearer(owner.AccessToken));
+        var id = created.GetProperty("id").GetString()!;
+
+        var viewerEmail = GatewayClient.Email();
+        await _host.Client.SendAsync(HttpMethod.Post, "/api/users", new { email = viewerEmail, role = "viewer", password = GatewayClient.Password }, GatewayClient.Bearer(owner.AccessToken));
+        var (_, login, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email = viewerEmail, password = GatewayClient.Password });
+        var viewer = GatewayClient.Bearer(login.GetProperty("access_token").GetString()!);
+        Assert.Equal(HttpStatusCode.OK, (await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/rules", null, viewer)).Status);
+        GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule("v"), viewer));
+        GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/rules/{id}", null, viewer));
+
+        var (_, key, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/keys", new { name = "grafana", scopes = new[] { "alerts:read" } }, GatewayClient.Bearer(owner.AccessToken));
+        var keyAuth = "ApiKey " + key.GetProperty("key").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, (await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts", null, keyAuth)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/history", null, keyAuth)).Status);
+
+        GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found", await _host.Client.SendAsync(HttpMethod.Get, $"/api/alerts/rules/{id}", null, GatewayClient.Bearer(other.AccessToken)));
+        GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/rules/{id}", null, GatewayClient.Bearer(other.AccessToken)));
+        var (_, theirs, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/rules", null, GatewayClient.Bearer(other.AccessToken));
+        Assert.Empty(theirs.GetProperty("rules").EnumerateArray());
+        GatewayClient.AssertProblem(HttpStatusCode.BadRequest, "bad-request", await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts?state=loud", null, viewer));
+        GatewayClient.AssertProblem(HttpStatusCode.BadRequest, "bad-request", await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/history?limit=0", null, viewer));
+    }
+
+    [Fact]
+    public async Task EvaluatedAlerts_AndTheirHistory_AreServed_InPages()
+    {
+        var (token, _, tenant, _) = await _host.Client.SignupAsync();
+        var auth = GatewayClient.Bearer(token);
+        var (_, rule, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(threshold: 50, @for: "0s", keep: "0s"), auth);
+        var (_, agent, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "web-1" }, auth);
+        var agentId = agent.GetProperty("agent").GetProperty("id").GetString()!;
+
+        // A sample as ingest stores it, then three evaluations: firing, resolved (the sample leaves the window), nothing.
+        var db = _host.Database!;
+        await db.ScalarAsync($"insert into metric_series (tenant_id, agent_id, name, labels, labels_key) values ('{tenant}', '{agentId}', 'cpu.usage', '{{\"core\":\"total\"}}', 'core=total') returning id");
+        var sampledAt = TimeProvider.System.GetUtcNow().AddSeconds(-10);
+        await _host.Services.GetRequiredService<MetricStorage>().EnsurePartitionsAsync(MetricStorage.Samples, [sampledAt], CancellationToken.None);
+        await db.ScalarAsync("insert into metric_samples (series_id, ts, value) select id, now() - interval '10 seconds', 77 from metric_series returning 1");
+        var evaluator = _host.Services.GetRequiredService<AlertEvaluator>();
+        await evaluator.EvaluateAsync(tenant, CancellationToken.None);
+
+        var (_, alerts, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts?state=firing", null, auth);
+        var alert = Assert.Single(alerts.GetProperty("alerts").EnumerateArray());
+        Assert.Equal(rule.GetProperty("id").GetString(), alert.GetProperty("ruleId").GetString());
+        Assert.Equal(77, alert.GetProperty("value").GetDouble());
+        Assert.Equal(agentId, alert.GetProperty("labels").GetProperty("agent").GetString());
+
+        await db.ScalarAsync("delete from metric_samples returning 1");
+        await evaluator.EvaluateAsync(tenant, CancellationToken.None);
+        var (_, page1, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/history?limit=1", null, auth);
+        var newest = Assert.Single(page1.GetProperty("changes").EnumerateArray());
+        Assert.Equal("resolved", newest.GetProperty("to").GetString());
+        var next = page1.GetProperty("next").GetInt64();
+        var (_, page2, _) = await _host.Client.SendAsync(HttpMethod.Get, $"/api/alerts/history?limit=1&before={next}", null, auth);
+        var older = Assert.Single(page2.GetProperty("changes").EnumerateArray());
+        Assert.Equal(("inactive", "firing"), (older.GetProperty("from").GetString(), older.GetProperty("to").GetString()));
+        Assert.Equal($"{agentId} CPU at 77%", older.GetProperty("summary").GetString());
+        var (_, firingOnly, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/history?state=firing", null, auth);
+        Assert.Single(firingOnly.GetProperty("changes").EnumerateArray());
+        Assert.Equal(JsonValueKind.Array, (await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts", null, auth)).Body.GetProperty("alerts").ValueKind);
+    }
+}
