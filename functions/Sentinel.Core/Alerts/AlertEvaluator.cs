@@ -8,10 +8,11 @@ namespace Sentinel.Core.Alerts;
 internal sealed record AlertEvaluation(int Rules, int Series, int Changes, int Firing, int Pending);
 
 /// <summary>
-/// Evaluates alert rules over the stored samples: per rule, the series its metric and matchers select (in its tenant),
-/// each reduced over the rule's window ending now (avg, max, min, last, or rate = change per second between the first
-/// and last sample), compared with the threshold and stepped through <see cref="AlertStateMachine"/>; instances whose
-/// series returned nothing are stepped as false (missing data resolves, as in Prometheus). One transaction per rule.
+/// Evaluates alert rules: per rule, the series its metric and matchers select (in its tenant) — stored samples reduced
+/// over the rule's window ending now (avg, max, min, last, or rate = change per second between the first and last
+/// sample), or a <see cref="VirtualMetrics">virtual metric</see>'s current value — compared with the threshold and
+/// stepped through <see cref="AlertStateMachine"/>; instances whose series returned nothing are stepped as false
+/// (missing data resolves, as in Prometheus). One transaction per rule. Built-in rules are created on the way.
 /// </summary>
 internal sealed partial class AlertEvaluator(AlertStore store, MetricQueries queries, NpgsqlDataSource dataSource, TimeProvider time, ILogger<AlertEvaluator> logger)
 {
@@ -20,8 +21,40 @@ internal sealed partial class AlertEvaluator(AlertStore store, MetricQueries que
 
     public async Task<AlertEvaluation> EvaluateAsync(string? tenantId, CancellationToken cancellationToken)
     {
+        await store.EnsureBuiltinsAsync(tenantId, cancellationToken);
+        return await EvaluateRulesAsync(await store.EnabledAsync(tenantId, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>Right after ingest: the rules of the tenants and metrics a stored batch touched, so an alert does not wait
+    /// for the minute timer. Timing (<c>for</c>) is the same either way: it counts from the first true evaluation.</summary>
+    public async Task<AlertEvaluation> EvaluateTouchedAsync(IReadOnlyList<long> seriesIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(seriesIds);
+        if (seriesIds.Count == 0)
+            return new AlertEvaluation(0, 0, 0, 0, 0);
+        var touched = await MetricsOfAsync(seriesIds, cancellationToken);
+        var rules = new List<AlertRule>();
+        foreach (var tenant in touched.Select(t => t.Tenant).Distinct(StringComparer.Ordinal))
+            rules.AddRange((await store.EnabledAsync(tenant, cancellationToken)).Where(r => touched.Contains((tenant, r.Metric))));
+        return await EvaluateRulesAsync(rules, cancellationToken);
+    }
+
+    /// <summary>The (tenant, metric) pairs of some series.</summary>
+    public async Task<HashSet<(string Tenant, string Metric)>> MetricsOfAsync(IReadOnlyList<long> seriesIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(seriesIds);
+        await using var command = dataSource.CreateCommand("select distinct tenant_id, name from metric_series where id = any($1)");
+        command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = [.. seriesIds] });
+        var result = new HashSet<(string, string)>();
+        await using var r = await command.ExecuteReaderAsync(cancellationToken);
+        while (await r.ReadAsync(cancellationToken))
+            result.Add((r.GetString(0), r.GetString(1)));
+        return result;
+    }
+
+    private async Task<AlertEvaluation> EvaluateRulesAsync(IReadOnlyList<AlertRule> rules, CancellationToken cancellationToken)
+    {
         var now = time.GetUtcNow();
-        var rules = await store.EnabledAsync(tenantId, cancellationToken);
         int series = 0, changes = 0, firing = 0, pending = 0;
         foreach (var rule in rules)
         {
@@ -39,30 +72,40 @@ internal sealed partial class AlertEvaluator(AlertStore store, MetricQueries que
     private async Task<(List<AlertStep> Steps, int Selected)> StepsAsync(AlertRule rule, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var instances = await store.InstancesAsync(rule.Id, cancellationToken);
-        var selected = await queries.SelectAsync(rule.TenantId, rule.Metric, rule.Matchers, MaxSeriesPerRule, cancellationToken);
-        IReadOnlyList<SeriesInfo> series = [];
-        if (selected.Succeeded)
-            series = selected.Value!;
-        else
-            LogUnusable(logger, rule.Id, rule.TenantId, selected.Failure!.Detail);
-        if (series.Count == MaxSeriesPerRule)
-            LogTooMany(logger, rule.Id, rule.TenantId, MaxSeriesPerRule);
-
-        var values = series.Count == 0 ? [] : await AggregateAsync(rule, series.Select(s => s.Id).ToArray(), now, cancellationToken);
+        var current = VirtualMetrics.IsVirtual(rule.Metric)
+            ? (await VirtualMetrics.ReadAsync(dataSource, rule, now, cancellationToken)).Select(v => (v.Series, (double?)v.Value)).ToList()
+            : await StoredAsync(rule, now, cancellationToken);
         var steps = new List<AlertStep>();
-        foreach (var s in series)
+        foreach (var (series, value) in current)
         {
-            var fingerprint = Fingerprint(s);
-            instances.Remove(fingerprint, out var current);
-            var step = AlertStateMachine.Step(rule, current, fingerprint, Labels(rule, s), values.TryGetValue(s.Id, out var v) ? v : null, now);
+            var fingerprint = Fingerprint(series);
+            instances.Remove(fingerprint, out var existing);
+            var step = AlertStateMachine.Step(rule, existing, fingerprint, Labels(rule, series), value, now);
             if (step.Next is not null || step.Changed)
                 steps.Add(step);
         }
 
         // Instances whose series no longer exists or matches: no data is false.
-        foreach (var (fingerprint, current) in instances)
-            steps.Add(AlertStateMachine.Step(rule, current, fingerprint, current.Labels, null, now));
-        return (steps, series.Count);
+        foreach (var (fingerprint, existing) in instances)
+            steps.Add(AlertStateMachine.Step(rule, existing, fingerprint, existing.Labels, null, now));
+        return (steps, current.Count);
+    }
+
+    /// <summary>The rule's series among the stored samples, each with its aggregate over the window (null: no sample).</summary>
+    private async Task<List<(SeriesInfo Series, double? Value)>> StoredAsync(AlertRule rule, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var selected = await queries.SelectAsync(rule.TenantId, rule.Metric, rule.Matchers, MaxSeriesPerRule, cancellationToken);
+        if (!selected.Succeeded)
+        {
+            LogUnusable(logger, rule.Id, rule.TenantId, selected.Failure!.Detail);
+            return [];
+        }
+
+        var series = selected.Value!;
+        if (series.Count == MaxSeriesPerRule)
+            LogTooMany(logger, rule.Id, rule.TenantId, MaxSeriesPerRule);
+        var values = series.Count == 0 ? [] : await AggregateAsync(rule, series.Select(s => s.Id).ToArray(), now, cancellationToken);
+        return series.Select(s => (s, values.TryGetValue(s.Id, out var v) ? v : (double?)null)).ToList();
     }
 
     private async Task<Dictionary<long, double>> AggregateAsync(AlertRule rule, long[] seriesIds, DateTimeOffset now, CancellationToken cancellationToken)

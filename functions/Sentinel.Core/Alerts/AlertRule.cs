@@ -60,6 +60,8 @@ internal static partial class AlertRules
             return Invalid("name", $"name is required: 1–{MaxNameLength} printable characters.");
         if (draft.Metric is not { } metric || !MetricRules.IsMetricName(metric))
             return Invalid("metric", "metric is a metric name such as cpu.usage or fs.used_percent (letters, digits, '.', '_').");
+        if (VirtualMetrics.IsVirtual(metric) && !VirtualMetrics.All.Contains(metric))
+            return Invalid("metric", $"Metrics under '{VirtualMetrics.Prefix}' are computed by Sentinel: {string.Join(", ", VirtualMetrics.All)}.");
         var matchers = draft.Matchers ?? [];
         if (matchers.Count > MetricRules.MaxLabels)
             return Invalid("matchers", $"At most {MetricRules.MaxLabels} label matchers.");

@@ -127,6 +127,66 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         return true;
     }
 
+    /// <summary>
+    /// Creates the built-in rules (<see cref="AlertBuiltins"/>) for <paramref name="tenantId"/>, or for every tenant with
+    /// agents or relay deliveries when null, unless that tenant already got this version of the set. Names already in use
+    /// are skipped, and a built-in the tenant deleted is not created again.
+    /// </summary>
+    public async Task<int> EnsureBuiltinsAsync(string? tenantId, CancellationToken cancellationToken)
+    {
+        var tenants = new List<string>();
+        await using (var find = dataSource.CreateCommand(
+            """
+            select t.tenant_id from (
+                select $1::text as tenant_id where $1::text is not null
+                union select distinct tenant_id from agents where $1::text is null
+                union select distinct tenant_id from relay_deliveries where $1::text is null and state = 'dead') t
+            where not exists (select 1 from alert_tenants a where a.tenant_id = t.tenant_id and a.builtins_version >= $2)
+            """))
+        {
+            find.Parameters.Add(new NpgsqlParameter { Value = (object?)tenantId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+            find.Parameters.Add(new NpgsqlParameter<int> { TypedValue = AlertBuiltins.Version });
+            await using var reader = await find.ExecuteReaderAsync(cancellationToken);
+            while (await reader.ReadAsync(cancellationToken))
+                tenants.Add(reader.GetString(0));
+        }
+
+        var created = 0;
+        foreach (var tenant in tenants)
+        {
+            var now = time.GetUtcNow();
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+            await using (var claim = new NpgsqlCommand(
+                """
+                insert into alert_tenants (tenant_id, builtins_version, seeded_at) values ($1, $2, $3)
+                on conflict (tenant_id) do update set builtins_version = excluded.builtins_version, seeded_at = excluded.seeded_at
+                where alert_tenants.builtins_version < excluded.builtins_version
+                """, connection, tx))
+            {
+                claim.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenant });
+                claim.Parameters.Add(new NpgsqlParameter<int> { TypedValue = AlertBuiltins.Version });
+                claim.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+                // Another instance seeded it meanwhile.
+                if (await claim.ExecuteNonQueryAsync(cancellationToken) == 0)
+                    continue;
+            }
+
+            foreach (var draft in AlertBuiltins.All)
+            {
+                var rule = AlertRules.Validate(draft, "r_" + Ids.NewId(), tenant, 1, now, now).Value
+                    ?? throw new InvalidOperationException($"Built-in rule '{draft.Name}' is invalid.");
+                await using var insert = new NpgsqlCommand($"insert into alert_rules ({RuleColumns}) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) on conflict (tenant_id, name) do nothing", connection, tx);
+                AddRule(insert, rule);
+                created += await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            await tx.CommitAsync(cancellationToken);
+        }
+
+        return created;
+    }
+
     /// <summary>A rule's live instances.</summary>
     public async Task<Dictionary<string, AlertInstance>> InstancesAsync(string ruleId, CancellationToken cancellationToken)
     {

@@ -20,7 +20,8 @@ namespace Sentinel.Core.Monitoring;
 internal sealed record MetricEvent(byte[] Body, string? Agent, string? KeyVersion, string? Timestamp, string? Signature, DateTimeOffset? EnqueuedTime, string Source);
 
 /// <summary>What one call stored.</summary>
-internal sealed record IngestReport(int Stored, int Duplicates, int Rejected, int Samples, IReadOnlyList<string> Reasons);
+/// <remarks><c>TouchedSeries</c>: the distinct series the stored batches wrote — what alert rules to evaluate now.</remarks>
+internal sealed record IngestReport(int Stored, int Duplicates, int Rejected, int Samples, IReadOnlyList<string> Reasons, IReadOnlyList<long> TouchedSeries);
 
 /// <summary>
 /// Stores agent metric batches: verifies each event (signature over the exact bytes, key version, clock skew against the
@@ -81,6 +82,7 @@ internal sealed class MetricIngest(
 
         var stored = 0;
         var samples = 0;
+        var touched = new HashSet<long>();
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         if (valid.Count > 0)
@@ -98,6 +100,8 @@ internal sealed class MetricIngest(
 
             samples = await CopySamplesAsync(connection, fresh, cancellationToken);
             stored = fresh.Count;
+            foreach (var v in fresh)
+                touched.UnionWith(v.Parsed.Ids);
         }
 
         await RejectedEventStore.RecordAsync(connection, tx,
@@ -109,7 +113,7 @@ internal sealed class MetricIngest(
         Interlocked.Add(ref _samples, samples);
         if (stored > 0)
             Interlocked.Exchange(ref _lastStoredTicks, now.UtcTicks);
-        return new IngestReport(stored, duplicates, rejected.Count, samples, rejected.Select(r => r.Reason).ToList());
+        return new IngestReport(stored, duplicates, rejected.Count, samples, rejected.Select(r => r.Reason).ToList(), [.. touched]);
     }
 
     private (Verified? Verified, string? Tenant, string? Reason) Verify(MetricEvent e, AgentKeyState? state, DateTimeOffset now)

@@ -37,8 +37,11 @@ internal static class AlertsEndpoints
 
         var rules = alerts.MapGroup("/rules");
         rules.MapGet("/", async (AlertStore store, HttpContext http) =>
-            TypedResults.Json(new RuleList((await store.ListAsync(http.Principal().TenantId, http.RequestAborted)).Select(RuleView.From).ToList()), AlertsApiJsonContext.Default.RuleList))
-            .RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("The tenant's alert rules.").Produces<RuleList>();
+        {
+            var tenant = http.Principal().TenantId;
+            await store.EnsureBuiltinsAsync(tenant, http.RequestAborted);
+            return TypedResults.Json(new RuleList((await store.ListAsync(tenant, http.RequestAborted)).Select(RuleView.From).ToList()), AlertsApiJsonContext.Default.RuleList);
+        }).RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("The tenant's alert rules, the built-in ones included (created once; edit or delete them like any other).").Produces<RuleList>();
 
         rules.MapPost("/", async (AlertRuleDraft body, AlertStore store, HttpContext http) =>
         {

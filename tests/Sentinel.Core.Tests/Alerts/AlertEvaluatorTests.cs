@@ -18,6 +18,8 @@ public sealed class AlertEvaluatorTests : IAsyncLifetime
         _f = await MonitoringFixture.CreateAsync();
         _store = new AlertStore(_f.Db.DataSource, _f.Clock);
         _evaluator = new AlertEvaluator(_store, _f.Queries, _f.Db.DataSource, _f.Clock, NullLogger<AlertEvaluator>.Instance);
+        // These tests are about the rules they create; the built-in set has its own tests (AlertBuiltinsTests).
+        await _f.Db.ScalarAsync($"insert into alert_tenants (tenant_id, builtins_version, seeded_at) values ('t1', {AlertBuiltins.Version}, now()), ('t2', {AlertBuiltins.Version}, now()) returning 1");
     }
 
     public async Task DisposeAsync() => await _f.DisposeAsync();

@@ -23,6 +23,13 @@ create table alert_rules (
     unique (tenant_id, name)
 );
 
+-- Tenants whose built-in rules were created (once per version of the set: a deleted built-in stays deleted).
+create table alert_tenants (
+    tenant_id         text        primary key,
+    builtins_version  int         not null,
+    seeded_at         timestamptz not null
+);
+
 -- One row per (rule, series) that is pending or firing; inactive instances have no row.
 create table alert_instances (
     rule_id       text             not null,
