@@ -19,6 +19,13 @@ internal sealed record AlertHistoryQuery(string? RuleId, string? State, DateTime
 /// </summary>
 internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
+    private long _generation;
+
+    /// <summary>Bumped by every rule write in this process: caches of rules compare it to know they are stale.</summary>
+    public long Generation => Interlocked.Read(ref _generation);
+
+    private void Changed() => Interlocked.Increment(ref _generation);
+
     private const string RuleColumns = "id, tenant_id, name, metric, matchers, aggregation, window_seconds, op, threshold, for_seconds, keep_firing_for_seconds, severity, labels, annotations, enabled, version, created_at, updated_at";
 
     public async Task<IReadOnlyList<AlertRule>> ListAsync(string tenantId, CancellationToken cancellationToken)
@@ -61,7 +68,11 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
             """);
         AddRule(command, rule);
         if (await command.ExecuteNonQueryAsync(cancellationToken) == 1)
+        {
+            Changed();
             return rule;
+        }
+
         return (await ListAsync(tenantId, cancellationToken)).Any(r => r.Name == rule.Name)
             ? NameTaken(rule.Name)
             : new Failure(FailureKind.Conflict, "limit-reached", "Limit reached", $"A tenant has at most {AlertRules.MaxRulesPerTenant} alert rules.");
@@ -105,6 +116,7 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         if (ConditionChanged(current, rule))
             await ClearInstancesAsync(connection, tx, current, rule.UpdatedAt, cancellationToken);
         await tx.CommitAsync(cancellationToken);
+        Changed();
         return rule;
     }
 
@@ -124,6 +136,7 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         }
 
         await tx.CommitAsync(cancellationToken);
+        Changed();
         return true;
     }
 
@@ -182,6 +195,7 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
             }
 
             await tx.CommitAsync(cancellationToken);
+            Changed();
         }
 
         return created;

@@ -119,6 +119,15 @@ public sealed class AlertBuiltinsTests : IAsyncLifetime
         var pending = await _store.ActiveAsync("t1", AlertStates.Pending, CancellationToken.None);
         Assert.Equal(["High CPU", "High memory"], pending.Select(p => p.RuleName).Order());
 
+        // Under load, the same tenant and metric are evaluated at most once a second (the next batch or the timer follows).
+        Assert.Equal(0, (await _evaluator.EvaluateTouchedAsync(report.TouchedSeries, CancellationToken.None)).Rules);
+
+        // No rule watches a metric: nothing is evaluated (and the watched set follows rule writes at once).
+        foreach (var rule in await _store.ListAsync("t1", CancellationToken.None))
+            await _store.DeleteAsync("t1", rule.Id, CancellationToken.None);
+        await Task.Delay(AlertEvaluator.MinTouchedInterval + TimeSpan.FromMilliseconds(100));
+        Assert.Equal(0, (await _evaluator.EvaluateTouchedAsync(report.TouchedSeries, CancellationToken.None)).Rules);
+
         // A duplicate delivery stores nothing and touches nothing.
         var again = await _f.IngestAsync(_f.Signed(agent, MonitoringFixture.Body(MonitoringFixture.Batch(agent.Agent.Id, 1, t, ("cpu.usage", 99, [("core", "total")]))), "0/1"));
         Assert.Empty(again.TouchedSeries);
