@@ -69,7 +69,7 @@ internal static partial class AlertRules
         {
             if (m is null || !LabelMatcher.TryParse(m, out var parsed))
                 return Invalid("matchers", $"'{Shorten(m)}' is not a label matcher; write name=value, name!=value, name=~regex or name!~regex.");
-            if (parsed!.Op.EndsWith('~') && !IsRegex(parsed.Value))
+            if (parsed!.Op.EndsWith('~') && !AlertSilences.IsRegex(parsed.Value))
                 return Invalid("matchers", $"The regular expression in '{Shorten(m)}' is not valid.");
         }
 
@@ -150,19 +150,6 @@ internal static partial class AlertRules
         if (d.Seconds > 0) parts.Append(CultureInfo.InvariantCulture, $"{d.Seconds}s");
         if (d.Milliseconds > 0) parts.Append(CultureInfo.InvariantCulture, $"{d.Milliseconds}ms");
         return parts.ToString();
-    }
-
-    private static bool IsRegex(string pattern)
-    {
-        try
-        {
-            _ = new Regex(pattern, RegexOptions.None, TimeSpan.FromMilliseconds(100));
-            return true;
-        }
-        catch (ArgumentException)
-        {
-            return false;
-        }
     }
 
     private static string Shorten(string? text) => text is null ? "null" : text.Length > 60 ? text[..60] + "…" : text;

@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 using Npgsql;
 using Sentinel.Core.Monitoring;
 
@@ -53,19 +52,6 @@ internal static class VirtualMetrics
         }
 
         var matchers = rule.Matchers.Select(m => LabelMatcher.TryParse(m, out var parsed) ? parsed! : null).OfType<LabelMatcher>().ToList();
-        return result.Where(s => matchers.All(m => Matches(m, s.Item1))).ToList();
-    }
-
-    /// <summary>Prometheus matcher semantics in memory: a missing label is "", regexes are anchored.</summary>
-    private static bool Matches(LabelMatcher m, SeriesInfo series)
-    {
-        var value = m.Name == "agent" ? series.AgentId : series.Labels.TryGetValue(m.Name, out var v) ? v : "";
-        return m.Op switch
-        {
-            "=" => value == m.Value,
-            "!=" => value != m.Value,
-            "=~" => Regex.IsMatch(value, "^(?:" + m.Value + ")$", RegexOptions.None, TimeSpan.FromMilliseconds(50)),
-            _ => !Regex.IsMatch(value, "^(?:" + m.Value + ")$", RegexOptions.None, TimeSpan.FromMilliseconds(50)),
-        };
+        return result.Where(s => matchers.All(m => AlertSilences.Matches(m, m.Name == "agent" ? new Dictionary<string, string> { ["agent"] = s.Item1.AgentId } : s.Item1.Labels))).ToList();
     }
 }

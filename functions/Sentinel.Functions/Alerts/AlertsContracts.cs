@@ -20,7 +20,17 @@ internal sealed record RuleList(IReadOnlyList<RuleView> Rules);
 /// <summary>A pending or firing alert.</summary>
 internal sealed record AlertView(
     string RuleId, string RuleName, string Severity, string State, IReadOnlyDictionary<string, string> Labels, double? Value,
-    DateTimeOffset ActiveAt, DateTimeOffset? FiredAt, DateTimeOffset LastTrueAt, DateTimeOffset EvaluatedAt);
+    DateTimeOffset ActiveAt, DateTimeOffset? FiredAt, DateTimeOffset LastTrueAt, DateTimeOffset EvaluatedAt,
+    IReadOnlyList<string> SilencedBy, string? InhibitedBy);
+
+/// <summary>A silence with its state now (pending, active, expired).</summary>
+internal sealed record SilenceView(string Id, IReadOnlyList<string> Matchers, DateTimeOffset StartsAt, DateTimeOffset EndsAt, string CreatedBy, string Comment,
+    DateTimeOffset CreatedAt, string State)
+{
+    public static SilenceView From(AlertSilence s, DateTimeOffset now) => new(s.Id, s.Matchers, s.StartsAt, s.EndsAt, s.CreatedBy, s.Comment, s.CreatedAt, s.State(now));
+}
+
+internal sealed record SilenceList(IReadOnlyList<SilenceView> Silences);
 
 internal sealed record AlertList(IReadOnlyList<AlertView> Alerts);
 
@@ -33,4 +43,7 @@ internal sealed record HistoryPage(IReadOnlyList<AlertChange> Changes, long? Nex
 [JsonSerializable(typeof(RuleList))]
 [JsonSerializable(typeof(AlertList))]
 [JsonSerializable(typeof(HistoryPage))]
+[JsonSerializable(typeof(AlertSilenceDraft))]
+[JsonSerializable(typeof(SilenceView))]
+[JsonSerializable(typeof(SilenceList))]
 internal sealed partial class AlertsApiJsonContext : JsonSerializerContext;

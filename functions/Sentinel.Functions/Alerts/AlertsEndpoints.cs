@@ -14,14 +14,47 @@ internal static class AlertsEndpoints
     {
         var alerts = app.MapGroup("/api/alerts").WithTags("alerts");
 
-        alerts.MapGet("/", async (string? state, AlertStore store, HttpContext http) =>
+        alerts.MapGet("/", async (string? state, AlertStore store, AlertSilences silences, TimeProvider time, HttpContext http) =>
         {
             if (state is not null && state is not (AlertStates.Pending or AlertStates.Firing))
                 return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid state", "state is pending or firing.");
-            var list = await store.ActiveAsync(http.Principal().TenantId, state, http.RequestAborted);
-            return TypedResults.Json(new AlertList(list.Select(a => new AlertView(a.Instance.RuleId, a.RuleName, a.Severity, a.Instance.State, a.Instance.Labels,
-                a.Instance.Value, a.Instance.ActiveAt, a.Instance.FiredAt, a.Instance.LastTrueAt, a.Instance.EvaluatedAt)).ToList()), AlertsApiJsonContext.Default.AlertList);
-        }).RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("Pending and firing alerts, newest first; filter by state.").Produces<AlertList>();
+            var tenant = http.Principal().TenantId;
+            var all = await store.ActiveAsync(tenant, null, http.RequestAborted);
+            var active = await silences.ListAsync(tenant, false, http.RequestAborted);
+            var now = time.GetUtcNow();
+            var firing = all.Select(a => (a.Instance, a.RuleName)).ToList();
+            return TypedResults.Json(new AlertList(all.Where(a => state is null || a.Instance.State == state).Select(a =>
+            {
+                var (silencedBy, inhibitedBy) = AlertSilences.Muting(a.Instance.Labels, active, firing, now);
+                return new AlertView(a.Instance.RuleId, a.RuleName, a.Severity, a.Instance.State, a.Instance.Labels, a.Instance.Value, a.Instance.ActiveAt,
+                    a.Instance.FiredAt, a.Instance.LastTrueAt, a.Instance.EvaluatedAt, silencedBy, inhibitedBy);
+            }).ToList()), AlertsApiJsonContext.Default.AlertList);
+        }).RequireRole(Role.Viewer, Scopes.AlertsRead)
+          .WithSummary("Pending and firing alerts, newest first; filter by state. silencedBy / inhibitedBy say why one is muted.").Produces<AlertList>();
+
+        var silenceGroup = alerts.MapGroup("/silences");
+        silenceGroup.MapGet("/", async (bool? expired, AlertSilences silences, TimeProvider time, HttpContext http) =>
+        {
+            var now = time.GetUtcNow();
+            var list = await silences.ListAsync(http.Principal().TenantId, expired ?? false, http.RequestAborted);
+            return TypedResults.Json(new SilenceList(list.Select(s => SilenceView.From(s, now)).ToList()), AlertsApiJsonContext.Default.SilenceList);
+        }).RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("Pending and active silences (expired=true adds those ended in the last 7 days).").Produces<SilenceList>();
+
+        silenceGroup.MapPost("/", async (AlertSilenceDraft body, AlertSilences silences, TimeProvider time, HttpContext http) =>
+        {
+            var outcome = await silences.CreateAsync(http.Principal(), body, http.RequestAborted);
+            return outcome.Succeeded
+                ? TypedResults.Json(SilenceView.From(outcome.Value!, time.GetUtcNow()), AlertsApiJsonContext.Default.SilenceView, statusCode: StatusCodes.Status201Created)
+                : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Operator)
+          .WithSummary("Silence the alerts matching every matcher, from startsAt (default now) to endsAt (at most 90 days); a comment says why.")
+          .Produces<SilenceView>(StatusCodes.Status201Created);
+
+        silenceGroup.MapDelete("/{id}", async (string id, AlertSilences silences, HttpContext http) =>
+        {
+            var outcome = await silences.ExpireAsync(http.Principal().TenantId, id, http.RequestAborted);
+            return outcome.Succeeded ? Results.NoContent() : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Operator).WithSummary("Expire a silence now (it stays listed for 7 days with expired=true).");
 
         alerts.MapGet("/history", async (string? rule, string? state, DateTimeOffset? from, DateTimeOffset? to, long? before, int? limit, AlertStore store, HttpContext http) =>
         {

@@ -9,6 +9,7 @@ internal static class AlertsServices
     {
         services.AddSingleton<AlertStore>();
         services.AddSingleton<AlertEvaluator>();
+        services.AddSingleton<AlertSilences>();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AlertsApiJsonContext.Default));
         return services;
     }

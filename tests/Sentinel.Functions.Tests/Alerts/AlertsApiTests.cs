@@ -151,4 +151,51 @@ public sealed class AlertsApiTests : IAsyncLifetime
         Assert.Single(firingOnly.GetProperty("changes").EnumerateArray());
         Assert.Equal(JsonValueKind.Array, (await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts", null, auth)).Body.GetProperty("alerts").ValueKind);
     }
+
+    [Fact]
+    public async Task Silences_MuteMatchingAlerts_UntilExpired_AndOnlyOperatorsWriteThem()
+    {
+        var (token, _, tenant, _) = await _host.Client.SignupAsync();
+        var auth = GatewayClient.Bearer(token);
+        await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(threshold: 50, @for: "0s", keep: "0s"), auth);
+        var (_, agent, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "web-1" }, auth);
+        var agentId = agent.GetProperty("agent").GetProperty("id").GetString()!;
+        var db = _host.Database!;
+        await db.ScalarAsync($"insert into metric_series (tenant_id, agent_id, name, labels, labels_key) values ('{tenant}', '{agentId}', 'cpu.usage', '{{\"core\":\"total\"}}', 'core=total') returning id");
+        await _host.Services.GetRequiredService<MetricStorage>().EnsurePartitionsAsync(MetricStorage.Samples, [TimeProvider.System.GetUtcNow()], CancellationToken.None);
+        await db.ScalarAsync($"insert into metric_samples (series_id, ts, value) select id, now() - interval '5 seconds', 77 from metric_series where tenant_id = '{tenant}' returning 1");
+        await _host.Services.GetRequiredService<AlertEvaluator>().EvaluateAsync(tenant, CancellationToken.None);
+
+        var (status, silence, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/silences", new
+        {
+            matchers = new[] { "alertname=High CPU", $"agent={agentId}" },
+            endsAt = TimeProvider.System.GetUtcNow().AddHours(1),
+            comment = "deploying",
+        }, auth);
+        Assert.Equal(HttpStatusCode.Created, status);
+        var silenceId = silence.GetProperty("id").GetString()!;
+        Assert.Equal("active", silence.GetProperty("state").GetString());
+
+        var (_, alerts, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts", null, auth);
+        var muted = Assert.Single(alerts.GetProperty("alerts").EnumerateArray());
+        Assert.Equal([silenceId], muted.GetProperty("silencedBy").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("firing", muted.GetProperty("state").GetString());   // muted, still firing
+
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed", await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/silences",
+            new { matchers = new[] { "alertname=~.*" }, endsAt = TimeProvider.System.GetUtcNow().AddHours(1), comment = "everything" }, auth));
+        var other = await _host.Client.SignupAsync();
+        GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/silences/{silenceId}", null, GatewayClient.Bearer(other.AccessToken)));
+        var viewerEmail = GatewayClient.Email();
+        await _host.Client.SendAsync(HttpMethod.Post, "/api/users", new { email = viewerEmail, role = "viewer", password = GatewayClient.Password }, auth);
+        var (_, login, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email = viewerEmail, password = GatewayClient.Password });
+        var viewer = GatewayClient.Bearer(login.GetProperty("access_token").GetString()!);
+        GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/silences/{silenceId}", null, viewer));
+        Assert.Single((await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/silences", null, viewer)).Body.GetProperty("silences").EnumerateArray());
+
+        Assert.Equal(HttpStatusCode.NoContent, (await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/silences/{silenceId}", null, auth)).Status);
+        var (_, after, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts", null, auth);
+        Assert.Empty(Assert.Single(after.GetProperty("alerts").EnumerateArray()).GetProperty("silencedBy").EnumerateArray());
+        var (_, listed, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/silences?expired=true", null, auth);
+        Assert.Equal("expired", Assert.Single(listed.GetProperty("silences").EnumerateArray()).GetProperty("state").GetString());
+    }
 }

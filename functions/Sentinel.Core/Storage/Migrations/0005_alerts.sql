@@ -46,6 +46,19 @@ create table alert_instances (
 );
 create index alert_instances_tenant on alert_instances (tenant_id, state);
 
+-- Silences: alerts whose labels match every matcher are muted from starts_at to ends_at; expiring sets ends_at to now.
+create table alert_silences (
+    id          text        primary key,
+    tenant_id   text        not null,
+    matchers    jsonb       not null,
+    starts_at   timestamptz not null,
+    ends_at     timestamptz not null,
+    created_by  text        not null,
+    comment     text        not null,
+    created_at  timestamptz not null
+);
+create index alert_silences_tenant_ends on alert_silences (tenant_id, ends_at);
+
 -- Every state change, kept for the history API (Alertmanager's long-standing ask); deleted with the rule's tenant data
 -- by retention only.
 create table alert_history (
