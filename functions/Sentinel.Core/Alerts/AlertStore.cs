@@ -283,6 +283,19 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         await tx.CommitAsync(cancellationToken);
     }
 
+    /// <summary>Deletes history older than <paramref name="retention"/> and silences that ended more than 7 days ago (the
+    /// silences API lists those for a week). Returns (history rows, silences) deleted.</summary>
+    public async Task<(int History, int Silences)> PurgeAsync(TimeSpan retention, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var history = dataSource.CreateCommand("delete from alert_history where at < $1");
+        history.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now - retention });
+        var deleted = await history.ExecuteNonQueryAsync(cancellationToken);
+        await using var silences = dataSource.CreateCommand("delete from alert_silences where ends_at < $1");
+        silences.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now.AddDays(-7) });
+        return (deleted, await silences.ExecuteNonQueryAsync(cancellationToken));
+    }
+
     public async Task<IReadOnlyList<AlertChange>> HistoryAsync(string tenantId, AlertHistoryQuery query, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(query);

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Options;
 using Sentinel.Core.Alerts;
+using Sentinel.Functions.Hosting;
 
 namespace Sentinel.Functions.Alerts;
 
@@ -7,6 +9,10 @@ internal static class AlertsServices
 {
     public static IServiceCollection AddSentinelAlerts(this IServiceCollection services)
     {
+        services.AddSettings<AlertsOptions>()
+            .Validate(o => o.HistoryRetention >= TimeSpan.FromDays(1), "Alerts:HistoryRetention is at least 1 day.")
+            .ValidateOnStart();
+        services.AddSingleton(sp => sp.GetRequiredService<IOptions<AlertsOptions>>().Value);
         services.AddSingleton<AlertStore>();
         services.AddSingleton<AlertEvaluator>();
         services.AddSingleton<AlertSilences>();

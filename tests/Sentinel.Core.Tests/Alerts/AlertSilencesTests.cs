@@ -78,4 +78,25 @@ public sealed class AlertSilencesTests : IAsyncLifetime
         Assert.Null(AlertSilences.Muting(Labels("High CPU", "a3"), [], active, T0).InhibitedBy);          // another agent
         Assert.Null(AlertSilences.Muting(Labels(AlertSilences.InhibitingAlert, "a1"), [], active, T0).InhibitedBy); // not itself
     }
+
+    [Fact]
+    public async Task Purge_DeletesOldHistoryAndLongEndedSilences_Only()
+    {
+        _f.Clock.Set(T0);
+        await _f.Db.ScalarAsync(
+            $$"""
+            insert into alert_history (tenant_id, rule_id, rule_name, fingerprint, labels, from_state, to_state, at)
+            values ('t1', 'r', 'n', 'f', '{}', 'inactive', 'firing', '{{T0.AddDays(-401):O}}'), ('t1', 'r', 'n', 'f', '{}', 'firing', 'resolved', '{{T0.AddDays(-390):O}}')
+            returning 1
+            """);
+        var old = await _silences.CreateAsync(Operator("t1"), new AlertSilenceDraft(["agent=a"], null, T0.AddHours(1), "old"), CancellationToken.None);
+        var recent = await _silences.CreateAsync(Operator("t1"), new AlertSilenceDraft(["agent=b"], null, T0.AddDays(3), "recent"), CancellationToken.None);
+        Assert.True(old.Succeeded && recent.Succeeded);
+
+        _f.Clock.Set(T0.AddDays(8));   // history cutoff T0 - 392 days; the first silence ended 8 days ago, the second 5
+        var store = new AlertStore(_f.Db.DataSource, _f.Clock);
+        Assert.Equal((1, 1), await store.PurgeAsync(TimeSpan.FromDays(400), CancellationToken.None));
+        Assert.Equal(1, await _f.Db.ScalarAsync("select count(*) from alert_history"));
+        Assert.Equal(recent.Value!.Id, Assert.Single(await _silences.ListAsync("t1", true, CancellationToken.None)).Id);
+    }
 }
