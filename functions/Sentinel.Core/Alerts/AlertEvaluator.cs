@@ -129,8 +129,15 @@ internal sealed partial class AlertEvaluator(AlertStore store, MetricQueries que
         int series = 0, changes = 0, firing = 0, pending = 0;
         foreach (var rule in rules)
         {
-            var (steps, selected) = await StepsAsync(rule, now, cancellationToken);
-            await store.ApplyAsync(rule, steps, cancellationToken);
+            var selected = 0;
+            var steps = await store.EvaluateLockedAsync(rule, async instances =>
+            {
+                var (computed, count) = await StepsAsync(rule, instances, now, cancellationToken);
+                selected = count;
+                return computed;
+            }, cancellationToken);
+            if (steps is null)
+                continue; // evaluated by another process at this moment
             series += selected;
             changes += steps.Count(s => s.Changed);
             firing += steps.Count(s => s.Next?.State == AlertStates.Firing);
@@ -140,9 +147,8 @@ internal sealed partial class AlertEvaluator(AlertStore store, MetricQueries que
         return new AlertEvaluation(rules.Count, series, changes, firing, pending);
     }
 
-    private async Task<(List<AlertStep> Steps, int Selected)> StepsAsync(AlertRule rule, DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<(List<AlertStep> Steps, int Selected)> StepsAsync(AlertRule rule, Dictionary<string, AlertInstance> instances, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var instances = await store.InstancesAsync(rule.Id, cancellationToken);
         var current = VirtualMetrics.IsVirtual(rule.Metric)
             ? (await VirtualMetrics.ReadAsync(dataSource, rule, now, cancellationToken)).Select(v => (v.Series, (double?)v.Value)).ToList()
             : await StoredAsync(rule, now, cancellationToken);

@@ -201,11 +201,38 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         return created;
     }
 
-    /// <summary>A rule's live instances.</summary>
-    public async Task<Dictionary<string, AlertInstance>> InstancesAsync(string ruleId, CancellationToken cancellationToken)
+    /// <summary>
+    /// One evaluation of one rule, serialized across processes: under a transaction-scoped advisory lock on the rule
+    /// (taken without waiting — if another instance is evaluating it right now, this one skips and returns null; that
+    /// evaluation sees the same samples), reads the rule's instances, lets <paramref name="compute"/> step them, and
+    /// stores the result with a history row per change in the same transaction. So the timer and post-ingest
+    /// evaluation on different instances never record one change twice.
+    /// </summary>
+    public async Task<IReadOnlyList<AlertStep>?> EvaluateLockedAsync(AlertRule rule, Func<Dictionary<string, AlertInstance>, Task<List<AlertStep>>> compute,
+        CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand(
-            "select rule_id, fingerprint, tenant_id, labels, state, active_at, fired_at, last_true_at, evaluated_at, value from alert_instances where rule_id = $1");
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(compute);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand("select pg_try_advisory_xact_lock(hashtextextended('alert-rule:' || $1, 0))", connection, tx))
+        {
+            lockCommand.Parameters.Add(new NpgsqlParameter<string> { TypedValue = rule.Id });
+            if (await lockCommand.ExecuteScalarAsync(cancellationToken) is not true)
+                return null;
+        }
+
+        var steps = await compute(await InstancesAsync(connection, tx, rule.Id, cancellationToken));
+        await ApplyAsync(connection, tx, rule, steps, cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+        return steps;
+    }
+
+    /// <summary>A rule's live instances.</summary>
+    private static async Task<Dictionary<string, AlertInstance>> InstancesAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string ruleId, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "select rule_id, fingerprint, tenant_id, labels, state, active_at, fired_at, last_true_at, evaluated_at, value from alert_instances where rule_id = $1", connection, tx);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = ruleId });
         var result = new Dictionary<string, AlertInstance>(StringComparer.Ordinal);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -237,14 +264,11 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         return list;
     }
 
-    /// <summary>Stores one evaluation of one rule: instance rows as the steps leave them and a history row per change,
-    /// in one transaction.</summary>
-    public async Task ApplyAsync(AlertRule rule, IReadOnlyList<AlertStep> steps, CancellationToken cancellationToken)
+    /// <summary>Stores one evaluation of one rule: instance rows as the steps leave them and a history row per change.</summary>
+    private static async Task ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction tx, AlertRule rule, List<AlertStep> steps, CancellationToken cancellationToken)
     {
         if (steps.Count == 0)
             return;
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         await using var batch = new NpgsqlBatch(connection, tx);
         foreach (var step in steps)
         {
@@ -280,7 +304,6 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
 
         if (batch.BatchCommands.Count > 0)
             await batch.ExecuteNonQueryAsync(cancellationToken);
-        await tx.CommitAsync(cancellationToken);
     }
 
     /// <summary>Deletes history older than <paramref name="retention"/> and silences that ended more than 7 days ago (the

@@ -153,4 +153,20 @@ public sealed class AlertEvaluatorTests : IAsyncLifetime
         Assert.Equal("rule-name-taken", dup.Failure!.Slug);
         Assert.True((await _store.CreateAsync("t2", new AlertRuleDraft("High CPU", "cpu.usage", null, "avg", "1m", ">", 1, null, null, null, null, null, null), CancellationToken.None)).Succeeded);
     }
+
+    [Fact]
+    public async Task ConcurrentEvaluations_OfOneRule_RecordEachChangeOnce()
+    {
+        var agent = await _f.RegisterAsync("t1", "a");
+        await RuleAsync("t1", @for: "0s");
+        var t = MonitoringFixture.Start;
+        await StoreAsync(agent, t.AddSeconds(-5), 99);
+        _f.Clock.Set(t);
+        // Two processes (as the timer and post-ingest evaluation on two instances) evaluating at the same moment, many times.
+        var other = new AlertEvaluator(new AlertStore(_f.Db.DataSource, _f.Clock), _f.Queries, _f.Db.DataSource, _f.Clock, NullLogger<AlertEvaluator>.Instance);
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => (i % 2 == 0 ? _evaluator : other).EvaluateAsync("t1", CancellationToken.None)));
+        var history = await _store.HistoryAsync("t1", new AlertHistoryQuery(null, null, null, null, null, 100), CancellationToken.None);
+        Assert.Equal("inactive>firing", Assert.Single(history).From + ">" + history[0].To);
+        Assert.Single(await _store.ActiveAsync("t1", AlertStates.Firing, CancellationToken.None));
+    }
 }
