@@ -14,8 +14,11 @@ internal sealed record AlertSilence(string Id, string TenantId, IReadOnlyList<st
     /// <summary><c>pending</c> (not started), <c>active</c> or <c>expired</c> at <paramref name="now"/>.</summary>
     public string State(DateTimeOffset now) => now < StartsAt ? "pending" : now < EndsAt ? "active" : "expired";
 
+    // Parsed once: a silence is matched against every alert shown.
+    private readonly LabelMatcher[] _parsed = [.. Matchers.Select(m => LabelMatcher.TryParse(m, out var parsed) ? parsed! : null).OfType<LabelMatcher>()];
+
     public bool Mutes(IReadOnlyDictionary<string, string> labels, DateTimeOffset now) =>
-        State(now) == "active" && Matchers.All(m => LabelMatcher.TryParse(m, out var parsed) && AlertSilences.Matches(parsed!, labels));
+        State(now) == "active" && _parsed.Length == Matchers.Count && _parsed.All(m => AlertSilences.Matches(m, labels));
 }
 
 /// <summary>What a caller sends to create a silence.</summary>

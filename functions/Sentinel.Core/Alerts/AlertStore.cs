@@ -19,6 +19,7 @@ internal sealed record AlertHistoryQuery(string? RuleId, string? State, DateTime
 /// </summary>
 internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
 {
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _seeded = new(StringComparer.Ordinal);
     private long _generation;
 
     /// <summary>Bumped by every rule write in this process: caches of rules compare it to know they are stale.</summary>
@@ -73,7 +74,10 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
             return rule;
         }
 
-        return (await ListAsync(tenantId, cancellationToken)).Any(r => r.Name == rule.Name)
+        await using var taken = dataSource.CreateCommand("select exists (select 1 from alert_rules where tenant_id = $1 and name = $2)");
+        taken.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenantId });
+        taken.Parameters.Add(new NpgsqlParameter<string> { TypedValue = rule.Name });
+        return await taken.ExecuteScalarAsync(cancellationToken) is true
             ? NameTaken(rule.Name)
             : new Failure(FailureKind.Conflict, "limit-reached", "Limit reached", $"A tenant has at most {AlertRules.MaxRulesPerTenant} alert rules.");
     }
@@ -147,6 +151,9 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
     /// </summary>
     public async Task<int> EnsureBuiltinsAsync(string? tenantId, CancellationToken cancellationToken)
     {
+        // Listing a tenant's rules asks on every request; once seeded (by anyone) the answer never changes.
+        if (tenantId is not null && _seeded.ContainsKey(tenantId))
+            return 0;
         var tenants = new List<string>();
         await using (var find = dataSource.CreateCommand(
             """
@@ -198,6 +205,10 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
             Changed();
         }
 
+        foreach (var tenant in tenants)
+            _seeded.TryAdd(tenant, true);
+        if (tenantId is not null)
+            _seeded.TryAdd(tenantId, true);
         return created;
     }
 

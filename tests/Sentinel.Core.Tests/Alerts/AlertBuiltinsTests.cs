@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Sentinel.Core.Alerts;
 using Sentinel.Core.Monitoring;
 using Sentinel.Core.Tests.Monitoring;
@@ -9,26 +8,21 @@ namespace Sentinel.Core.Tests.Alerts;
 /// evaluation right after ingest.</summary>
 public sealed class AlertBuiltinsTests : IAsyncLifetime
 {
+    private AlertsFixture _alerts = null!;
     private MonitoringFixture _f = null!;
     private AlertStore _store = null!;
     private AlertEvaluator _evaluator = null!;
 
     public async Task InitializeAsync()
     {
-        _f = await MonitoringFixture.CreateAsync();
-        _store = new AlertStore(_f.Db.DataSource, _f.Clock);
-        _evaluator = new AlertEvaluator(_store, _f.Queries, _f.Db.DataSource, _f.Clock, NullLogger<AlertEvaluator>.Instance);
+        _alerts = await AlertsFixture.CreateAsync();
+        (_f, _store, _evaluator) = (_alerts.Monitoring, _alerts.Store, _alerts.Evaluator);
     }
 
-    public async Task DisposeAsync() => await _f.DisposeAsync();
+    public async Task DisposeAsync() => await _alerts.DisposeAsync();
 
-    private async Task<IngestReport> StoreAsync(AgentCredential agent, long seq, DateTimeOffset at, params (string, double, (string, string)[])[] samples)
-    {
-        _f.Clock.Set(at);
-        var report = await _f.IngestAsync(_f.Signed(agent, MonitoringFixture.Body(MonitoringFixture.Batch(agent.Agent.Id, seq, at, samples)), "0/" + seq));
-        Assert.Equal(1, report.Stored);
-        return report;
-    }
+    private Task<IngestReport> StoreAsync(AgentCredential agent, long seq, DateTimeOffset at, params (string, double, (string, string)[])[] samples) =>
+        _alerts.StoreAsync(agent, seq, at, samples);
 
     [Fact]
     public void EveryBuiltin_IsAValidRule()

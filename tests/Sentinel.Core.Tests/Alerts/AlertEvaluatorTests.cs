@@ -8,6 +8,7 @@ namespace Sentinel.Core.Tests.Alerts;
 /// <summary>Rules evaluated over samples stored by the real ingest path in PostgreSQL, on a manual clock.</summary>
 public sealed class AlertEvaluatorTests : IAsyncLifetime
 {
+    private AlertsFixture _alerts = null!;
     private MonitoringFixture _f = null!;
     private AlertStore _store = null!;
     private AlertEvaluator _evaluator = null!;
@@ -15,22 +16,16 @@ public sealed class AlertEvaluatorTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _f = await MonitoringFixture.CreateAsync();
-        _store = new AlertStore(_f.Db.DataSource, _f.Clock);
-        _evaluator = new AlertEvaluator(_store, _f.Queries, _f.Db.DataSource, _f.Clock, NullLogger<AlertEvaluator>.Instance);
+        _alerts = await AlertsFixture.CreateAsync();
+        (_f, _store, _evaluator) = (_alerts.Monitoring, _alerts.Store, _alerts.Evaluator);
         // These tests are about the rules they create; the built-in set has its own tests (AlertBuiltinsTests).
         await _f.Db.ScalarAsync($"insert into alert_tenants (tenant_id, builtins_version, seeded_at) values ('t1', {AlertBuiltins.Version}, now()), ('t2', {AlertBuiltins.Version}, now()) returning 1");
     }
 
-    public async Task DisposeAsync() => await _f.DisposeAsync();
+    public async Task DisposeAsync() => await _alerts.DisposeAsync();
 
-    private async Task StoreAsync(AgentCredential agent, DateTimeOffset at, double cpu)
-    {
-        _f.Clock.Set(at);
-        var batch = MonitoringFixture.Batch(agent.Agent.Id, ++_seq, at, ("cpu.usage", cpu, [("core", "total")]));
-        var report = await _f.IngestAsync(_f.Signed(agent, MonitoringFixture.Body(batch), "0/" + _seq));
-        Assert.Equal(1, report.Stored);
-    }
+    private Task<IngestReport> StoreAsync(AgentCredential agent, DateTimeOffset at, double cpu) =>
+        _alerts.StoreAsync(agent, ++_seq, at, ("cpu.usage", cpu, [("core", "total")]));
 
     private async Task<AlertRule> RuleAsync(string tenant, string @for = "2m", string window = "1m", string aggregation = "avg", string? summary = null)
     {

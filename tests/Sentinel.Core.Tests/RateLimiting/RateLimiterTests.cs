@@ -87,13 +87,13 @@ public sealed class RateLimiterTests : IAsyncDisposable
     public async Task Script_RefillsByRedisTime()
     {
         var limiter = new RateLimiter(_redis, _keys, TimeProvider.System, NullLogger<RateLimiter>.Instance);
-        // 2 tokens/s: a token needs 500 ms, so a slow first call (a cold run's JIT and connect) cannot refill the bucket
-        // between the two acquisitions; 1.1 s brings back both.
-        var policy = Policy(2, 2);
+        // 0.5 tokens/s: a token needs 2 s, so neither a cold run's first call (JIT, connect) nor a machine busy with the
+        // other test assemblies can refill the bucket between the two acquisitions; 4.2 s brings back both.
+        var policy = Policy(2, 0.5);
 
         await limiter.AcquireAsync(policy, "r", 2, CancellationToken.None);
         var empty = await limiter.AcquireAsync(policy, "r", 1, CancellationToken.None);
-        await Task.Delay(1100);
+        await Task.Delay(4200);
         var refilled = await limiter.AcquireAsync(policy, "r", 2, CancellationToken.None);
 
         Assert.False(empty.Allowed);

@@ -35,6 +35,29 @@ public sealed class AlertsApiTests : IAsyncLifetime
         annotations = new Dictionary<string, string> { ["summary"] = "{{ $labels.agent }} CPU at {{ $value }}%" },
     };
 
+    /// <summary>An agent of the tenant with one cpu.usage{core=total} sample of 77 stored 5 s ago (as ingest stores it),
+    /// and the tenant's rules evaluated; returns the agent id.</summary>
+    private async Task<string> FiringAsync(string tenant, string auth)
+    {
+        var (_, agent, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "web-1" }, auth);
+        var agentId = agent.GetProperty("agent").GetProperty("id").GetString()!;
+        var db = _host.Database!;
+        await db.ScalarAsync($"insert into metric_series (tenant_id, agent_id, name, labels, labels_key) values ('{tenant}', '{agentId}', 'cpu.usage', '{{\"core\":\"total\"}}', 'core=total') returning id");
+        await _host.Services.GetRequiredService<MetricStorage>().EnsurePartitionsAsync(MetricStorage.Samples, [TimeProvider.System.GetUtcNow()], CancellationToken.None);
+        await db.ScalarAsync($"insert into metric_samples (series_id, ts, value) select id, now() - interval '5 seconds', 77 from metric_series where tenant_id = '{tenant}' returning 1");
+        await _host.Services.GetRequiredService<AlertEvaluator>().EvaluateAsync(tenant, CancellationToken.None);
+        return agentId;
+    }
+
+    /// <summary>A viewer of the owner's tenant, signed in.</summary>
+    private async Task<string> ViewerAsync(string ownerAuth)
+    {
+        var email = GatewayClient.Email();
+        await _host.Client.SendAsync(HttpMethod.Post, "/api/users", new { email, role = "viewer", password = GatewayClient.Password }, ownerAuth);
+        var (_, login, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email, password = GatewayClient.Password });
+        return GatewayClient.Bearer(login.GetProperty("access_token").GetString()!);
+    }
+
     [Fact]
     public async Task Crud_WithETags_AndChangesNothingOnBadInput()
     {
@@ -92,10 +115,7 @@ public sealed class AlertsApiTests : IAsyncLifetime
         var (_, created, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(), GatewayClient.Bearer(owner.AccessToken));
         var id = created.GetProperty("id").GetString()!;
 
-        var viewerEmail = GatewayClient.Email();
-        await _host.Client.SendAsync(HttpMethod.Post, "/api/users", new { email = viewerEmail, role = "viewer", password = GatewayClient.Password }, GatewayClient.Bearer(owner.AccessToken));
-        var (_, login, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email = viewerEmail, password = GatewayClient.Password });
-        var viewer = GatewayClient.Bearer(login.GetProperty("access_token").GetString()!);
+        var viewer = await ViewerAsync(GatewayClient.Bearer(owner.AccessToken));
         Assert.Equal(HttpStatusCode.OK, (await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/rules", null, viewer)).Status);
         GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule("v"), viewer));
         GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/rules/{id}", null, viewer));
@@ -119,17 +139,10 @@ public sealed class AlertsApiTests : IAsyncLifetime
         var (token, _, tenant, _) = await _host.Client.SignupAsync();
         var auth = GatewayClient.Bearer(token);
         var (_, rule, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(threshold: 50, @for: "0s", keep: "0s"), auth);
-        var (_, agent, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "web-1" }, auth);
-        var agentId = agent.GetProperty("agent").GetProperty("id").GetString()!;
-
         // A sample as ingest stores it, then three evaluations: firing, resolved (the sample leaves the window), nothing.
+        var agentId = await FiringAsync(tenant, auth);
         var db = _host.Database!;
-        await db.ScalarAsync($"insert into metric_series (tenant_id, agent_id, name, labels, labels_key) values ('{tenant}', '{agentId}', 'cpu.usage', '{{\"core\":\"total\"}}', 'core=total') returning id");
-        var sampledAt = TimeProvider.System.GetUtcNow().AddSeconds(-10);
-        await _host.Services.GetRequiredService<MetricStorage>().EnsurePartitionsAsync(MetricStorage.Samples, [sampledAt], CancellationToken.None);
-        await db.ScalarAsync("insert into metric_samples (series_id, ts, value) select id, now() - interval '10 seconds', 77 from metric_series returning 1");
         var evaluator = _host.Services.GetRequiredService<AlertEvaluator>();
-        await evaluator.EvaluateAsync(tenant, CancellationToken.None);
 
         var (_, alerts, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts?state=firing", null, auth);
         var alert = Assert.Single(alerts.GetProperty("alerts").EnumerateArray());
@@ -158,13 +171,7 @@ public sealed class AlertsApiTests : IAsyncLifetime
         var (token, _, tenant, _) = await _host.Client.SignupAsync();
         var auth = GatewayClient.Bearer(token);
         await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(threshold: 50, @for: "0s", keep: "0s"), auth);
-        var (_, agent, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "web-1" }, auth);
-        var agentId = agent.GetProperty("agent").GetProperty("id").GetString()!;
-        var db = _host.Database!;
-        await db.ScalarAsync($"insert into metric_series (tenant_id, agent_id, name, labels, labels_key) values ('{tenant}', '{agentId}', 'cpu.usage', '{{\"core\":\"total\"}}', 'core=total') returning id");
-        await _host.Services.GetRequiredService<MetricStorage>().EnsurePartitionsAsync(MetricStorage.Samples, [TimeProvider.System.GetUtcNow()], CancellationToken.None);
-        await db.ScalarAsync($"insert into metric_samples (series_id, ts, value) select id, now() - interval '5 seconds', 77 from metric_series where tenant_id = '{tenant}' returning 1");
-        await _host.Services.GetRequiredService<AlertEvaluator>().EvaluateAsync(tenant, CancellationToken.None);
+        var agentId = await FiringAsync(tenant, auth);
 
         var (status, silence, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/silences", new
         {
@@ -185,10 +192,7 @@ public sealed class AlertsApiTests : IAsyncLifetime
             new { matchers = new[] { "alertname=~.*" }, endsAt = TimeProvider.System.GetUtcNow().AddHours(1), comment = "everything" }, auth));
         var other = await _host.Client.SignupAsync();
         GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/silences/{silenceId}", null, GatewayClient.Bearer(other.AccessToken)));
-        var viewerEmail = GatewayClient.Email();
-        await _host.Client.SendAsync(HttpMethod.Post, "/api/users", new { email = viewerEmail, role = "viewer", password = GatewayClient.Password }, auth);
-        var (_, login, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email = viewerEmail, password = GatewayClient.Password });
-        var viewer = GatewayClient.Bearer(login.GetProperty("access_token").GetString()!);
+        var viewer = await ViewerAsync(auth);
         GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/silences/{silenceId}", null, viewer));
         Assert.Single((await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/silences", null, viewer)).Body.GetProperty("silences").EnumerateArray());
 
