@@ -6,12 +6,15 @@ using Sentinel.Core.Identity;
 
 namespace Sentinel.Core.Alerts;
 
-/// <summary>A state change as the history API shows it.</summary>
+/// <summary>A state change or a notification (<see cref="Kind"/> <c>state</c> | <c>notification</c>) as the history API
+/// shows it; a notification names its receiver and its relay delivery, with that delivery's state now (pending,
+/// delivered, dead).</summary>
 internal sealed record AlertChange(long Id, string RuleId, string RuleName, string Fingerprint, IReadOnlyDictionary<string, string> Labels,
-    string From, string To, double? Value, string? Summary, DateTimeOffset At);
+    string From, string To, double? Value, string? Summary, DateTimeOffset At, string Kind = "state", string? ReceiverId = null, long? DeliveryId = null,
+    string? DeliveryState = null);
 
 /// <summary>Filters of the history API; all optional.</summary>
-internal sealed record AlertHistoryQuery(string? RuleId, string? State, DateTimeOffset? From, DateTimeOffset? To, long? Before, int Limit);
+internal sealed record AlertHistoryQuery(string? RuleId, string? State, DateTimeOffset? From, DateTimeOffset? To, long? Before, int Limit, string? Kind = null);
 
 /// <summary>
 /// Alert rules, live instances and history in PostgreSQL; every statement is scoped by tenant. Rules are versioned:
@@ -335,10 +338,12 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         ArgumentNullException.ThrowIfNull(query);
         await using var command = dataSource.CreateCommand(
             """
-            select id, rule_id, rule_name, fingerprint, labels, from_state, to_state, value, summary, at from alert_history
-            where tenant_id = $1 and ($2::text is null or rule_id = $2) and ($3::text is null or to_state = $3)
-              and ($4::timestamptz is null or at >= $4) and ($5::timestamptz is null or at < $5) and ($6::bigint is null or id < $6)
-            order by at desc, id desc limit $7
+            select h.id, h.rule_id, h.rule_name, h.fingerprint, h.labels, h.from_state, h.to_state, h.value, h.summary, h.at, h.kind, h.receiver_id, h.delivery_id, d.state
+            from alert_history h left join relay_deliveries d on d.id = h.delivery_id and d.tenant_id = h.tenant_id
+            where h.tenant_id = $1 and ($2::text is null or h.rule_id = $2) and ($3::text is null or h.to_state = $3)
+              and ($4::timestamptz is null or h.at >= $4) and ($5::timestamptz is null or h.at < $5) and ($6::bigint is null or h.id < $6)
+              and ($8::text is null or h.kind = $8)
+            order by h.at desc, h.id desc limit $7
             """);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = tenantId });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.RuleId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
@@ -347,13 +352,15 @@ internal sealed class AlertStore(NpgsqlDataSource dataSource, TimeProvider time)
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.To ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.Before ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Bigint });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = Math.Clamp(query.Limit, 1, 500) });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)query.Kind ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
         var list = new List<AlertChange>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             list.Add(new AlertChange(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), Labels(reader.GetString(4)),
                 reader.GetString(5), reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetDouble(7), reader.IsDBNull(8) ? null : reader.GetString(8),
-                reader.GetFieldValue<DateTimeOffset>(9)));
+                reader.GetFieldValue<DateTimeOffset>(9), reader.GetString(10), reader.IsDBNull(11) ? null : reader.GetString(11),
+                reader.IsDBNull(12) ? null : reader.GetInt64(12), reader.IsDBNull(13) ? null : reader.GetString(13)));
         }
 
         return list;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
+using Sentinel.Core.Alerts;
 
 namespace Sentinel.Core.Relay;
 
@@ -16,7 +17,8 @@ internal sealed record DrainReport(int Attempts, int Delivered, int Retried, int
 /// consecutive failures open it for <see cref="RelayOptions.BreakerOpenFor"/>) keeps a dead target from holding workers
 /// that other targets need.
 /// </summary>
-internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore routes, RelaySender sender, RelayOptions options, TimeProvider time, ILogger<RelayDispatcher> logger)
+internal sealed partial class RelayDispatcher(
+    RelayStore store, RelayRouteStore routes, RelaySender sender, AlertNotificationSender notifications, RelayOptions options, TimeProvider time, ILogger<RelayDispatcher> logger)
 {
     /// <summary>How long a claimed delivery is kept from other processes: the longest timeout and a margin.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(90);
@@ -123,12 +125,22 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
 
     private async Task<AttemptRecord> AttemptAsync(DeliveryWork work, CancellationToken cancellationToken)
     {
-        var route = await routes.FindAsync(work.Instance, cancellationToken);
-        if (route is not null && route.TenantId != work.TenantId)
-            route = null;
-        var outcome = route is null
-            ? new AttemptOutcome(AttemptResult.Dead, null, 0, $"Instance '{work.Instance}' has no route any more.")
-            : await sender.SendAsync(work, route, cancellationToken);
+        RelayRoute? route = null;
+        AttemptOutcome outcome;
+        if (work.Operation == ReceiverTargets.Operation)
+        {
+            outcome = await notifications.SendAsync(work, cancellationToken);
+        }
+        else
+        {
+            route = await routes.FindAsync(work.Instance, cancellationToken);
+            if (route is not null && route.TenantId != work.TenantId)
+                route = null;
+            outcome = route is null
+                ? new AttemptOutcome(AttemptResult.Dead, null, 0, $"Instance '{work.Instance}' has no route any more.")
+                : await sender.SendAsync(work, route, cancellationToken);
+        }
+
         var key = BreakerKey(work.TenantId, work.Instance, work.Target);
         if (outcome.Result == AttemptResult.Delivered)
         {
@@ -152,7 +164,14 @@ internal sealed partial class RelayDispatcher(RelayStore store, RelayRouteStore 
         var (work, outcome, route) = r;
         Interlocked.Increment(ref _dead);
         LogDead(logger, work.Id, work.Target, work.Instance, outcome.Error ?? "");
-        if (outcome.Status == 410 && route is not null)
+        if (outcome.Status == 410 && work.Operation == ReceiverTargets.Operation)
+        {
+            var reason = $"410 Gone at {time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}";
+            await notifications.DisableAsync(work, reason, CancellationToken.None);
+            var killed = await store.KillTargetAsync(work.TenantId, work.Instance, work.Target, $"{work.Target} disabled: it answered 410 Gone", CancellationToken.None);
+            LogDisabled(logger, work.Target, work.Instance, killed);
+        }
+        else if (outcome.Status == 410 && route is not null)
         {
             var reason = $"410 Gone at {time.GetUtcNow():yyyy-MM-ddTHH:mm:ssZ}";
             await routes.DisableTargetAsync(work.TenantId, work.Instance, work.Target, reason, CancellationToken.None);

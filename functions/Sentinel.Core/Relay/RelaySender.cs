@@ -36,7 +36,7 @@ internal sealed class RelaySender(HttpClient http, RelayOptions options, TimePro
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(settings.TimeoutSeconds));
         var started = Stopwatch.GetTimestamp();
-        var call = new Call(this, work, started);
+        var call = new Call(this, work, started, null);
         try
         {
             return work.Target switch
@@ -57,6 +57,35 @@ internal sealed class RelaySender(HttpClient http, RelayOptions options, TimePro
             return call.Failed(null, "Connection failed: " + e.Message, null);
         }
     }
+
+    /// <summary>
+    /// Sends a request another sender built (an alert notification) and judges the answer as every delivery's: 2xx
+    /// delivered, 410 dead, anything else retried — after the delay <paramref name="schedule"/> gives for the attempt
+    /// (null: give up), or later when <c>Retry-After</c> asks.
+    /// </summary>
+    public async Task<AttemptOutcome> SendPreparedAsync(DeliveryWork work, HttpRequestMessage request, TimeSpan timeout, Func<int, TimeSpan?> schedule, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        var call = new Call(this, work, Stopwatch.GetTimestamp(), schedule);
+        try
+        {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cts.Token);
+            return call.From(response, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return call.Failed(null, $"No answer within {timeout.TotalSeconds} s.", null);
+        }
+        catch (HttpRequestException e)
+        {
+            return call.Failed(null, "Connection failed: " + e.Message, null);
+        }
+    }
+
+    /// <summary>A failure the sender decided before any request (a receiver that is gone): retried on <paramref name="schedule"/> like any other.</summary>
+    public AttemptOutcome Fail(DeliveryWork work, string error, Func<int, TimeSpan?> schedule) => new Call(this, work, Stopwatch.GetTimestamp(), schedule).Failed(null, error, null);
 
     private async Task<AttemptOutcome> SendN8nAsync(Call call, N8nSettings n8n, CancellationToken ct)
     {
@@ -341,7 +370,7 @@ internal sealed class RelaySender(HttpClient http, RelayOptions options, TimePro
     }
 
     /// <summary>Turns an answer into an outcome, with the retry time from the schedule and <c>Retry-After</c>.</summary>
-    private readonly struct Call(RelaySender sender, DeliveryWork work, long started)
+    private readonly struct Call(RelaySender sender, DeliveryWork work, long started, Func<int, TimeSpan?>? schedule)
     {
         public DeliveryWork Work => work;
 
@@ -367,12 +396,13 @@ internal sealed class RelaySender(HttpClient http, RelayOptions options, TimePro
 
         public AttemptOutcome Failed(int? status, string error, TimeSpan? retryAfter)
         {
-            var schedule = sender.Options.Delays;
+            var delays = sender.Options.Delays;
             var index = work.ScheduleAttempt - 1;
-            if (index >= schedule.Length)
+            var next = schedule is not null ? schedule(work.ScheduleAttempt) : index < delays.Length ? delays[index] : null;
+            if (next is not { } planned)
                 return new AttemptOutcome(AttemptResult.Dead, status, Elapsed, error + $" — gave up after {work.ScheduleAttempt} attempts.");
             // ±20 % jitter spreads the retries of a target that failed for many deliveries at once.
-            var delay = schedule[index] * (0.8 + (0.4 * Random.Shared.NextDouble()));
+            var delay = planned * (0.8 + (0.4 * Random.Shared.NextDouble()));
             if (retryAfter is { } after && after > delay)
                 delay = after < sender.Options.MaxRetryAfter ? after : sender.Options.MaxRetryAfter;
             return new AttemptOutcome(AttemptResult.Retry, status, Elapsed, error, sender.Time.GetUtcNow() + delay);

@@ -481,10 +481,11 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
             "  and not exists (select 1 from relay_deliveries e where e.state = 'pending' and e.lane = d.lane and e.target = d.target and (e.message_at, e.id) < (d.message_at, d.id)) " +
             "  order by d.next_attempt_at, d.id limit $2 for update of d skip locked) " +
             "update relay_deliveries d set lease_until = $4, attempts = d.attempts + 1 from due " +
-            "join relay_conversations c on c.id = due.conversation_id left join relay_messages m on m.id = due.message_id where d.id = due.id " +
+            // Alert notifications have no conversation (and carry their body): hence the left join.
+            "left join relay_conversations c on c.id = due.conversation_id left join relay_messages m on m.id = due.message_id where d.id = due.id " +
             "returning d.id, d.tenant_id, d.webhook_id, d.conversation_id, d.instance, d.target, d.operation, d.attempts, d.attempts - d.retry_base, d.created_at, " +
             "m.id, m.direction, m.source, m.external_id, m.kind, m.text, m.sent_at, m.payload::text, m.author, " +
-            "c.customer_jid, c.customer_name, c.is_group, c.owner, c.chatwoot_conversation_id, c.chatwoot_contact_id");
+            "c.customer_jid, c.customer_name, c.is_group, c.owner, c.chatwoot_conversation_id, c.chatwoot_contact_id, d.body");
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = openBreakers.ToArray() });
@@ -496,7 +497,8 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
             list.Add(new DeliveryWork(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), r.GetString(5), r.GetString(6), r.GetInt32(7), r.GetInt32(8),
                 r.GetFieldValue<DateTimeOffset>(9),
                 r.IsDBNull(10) ? null : new MessageRow(r.GetInt64(10), r.GetString(11), r.GetString(12), S(r, 13), r.GetString(14), S(r, 15), r.GetFieldValue<DateTimeOffset>(16), S(r, 17), S(r, 18)),
-                r.GetString(19), S(r, 20), r.GetBoolean(21), r.GetString(22), r.IsDBNull(23) ? null : r.GetInt64(23), r.IsDBNull(24) ? null : r.GetInt64(24)));
+                S(r, 19) ?? "", S(r, 20), !r.IsDBNull(21) && r.GetBoolean(21), S(r, 22) ?? "", r.IsDBNull(23) ? null : r.GetInt64(23), r.IsDBNull(24) ? null : r.GetInt64(24),
+                S(r, 25)));
         }
 
         return list;
@@ -659,10 +661,11 @@ internal sealed class RelayStore(NpgsqlDataSource dataSource, TimeProvider time)
 /// <summary>A message as a delivery needs it.</summary>
 internal sealed record MessageRow(long Id, string Direction, string Source, string? ExternalId, string Kind, string? Text, DateTimeOffset SentAt, string? Payload, string? Author);
 
-/// <summary>A claimed delivery: the row, its message and its conversation.</summary>
+/// <summary>A claimed delivery: the row, its message and its conversation (none for an alert notification, which carries its <see cref="Body"/>).</summary>
 internal sealed record DeliveryWork(
     long Id, string TenantId, string WebhookId, string ConversationId, string Instance, string Target, string Operation, int Attempt, int ScheduleAttempt,
-    DateTimeOffset CreatedAt, MessageRow? Message, string CustomerJid, string? CustomerName, bool IsGroup, string Owner, long? ChatwootConversationId, long? ChatwootContactId);
+    DateTimeOffset CreatedAt, MessageRow? Message, string CustomerJid, string? CustomerName, bool IsGroup, string Owner, long? ChatwootConversationId, long? ChatwootContactId,
+    string? Body = null);
 
 /// <summary>One attempt to record: the claimed delivery, what came of it, and its route (for a bot's replies).</summary>
 internal sealed record AttemptRecord(DeliveryWork Work, AttemptOutcome Outcome, RelayRoute? Route);

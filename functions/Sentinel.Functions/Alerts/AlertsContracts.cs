@@ -37,6 +37,24 @@ internal sealed record AlertList(IReadOnlyList<AlertView> Alerts);
 /// <summary>One page of history, newest first; <c>next</c> is the <c>before</c> of the following page.</summary>
 internal sealed record HistoryPage(IReadOnlyList<AlertChange> Changes, long? Next);
 
+/// <summary>A receiver as the API shows it; the signing secret only in the answer to its creation.</summary>
+internal sealed record ReceiverView(
+    string Id, string Name, string Kind, string? Url, string? ChatwootInstance, long? ChatwootConversationId, IReadOnlyList<string> Matchers,
+    IReadOnlyList<string> GroupBy, string? GroupWait, string? GroupInterval, string? RepeatInterval, bool SendResolved, bool Enabled, string? DisabledReason,
+    int Version, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? SigningSecret)
+{
+    public static ReceiverView From(AlertReceiver r, bool withSecret) => new(r.Id, r.Name, r.Kind, r.Url, r.ChatwootInstance, r.ChatwootConversationId, r.Matchers,
+        r.GroupBy, D(r.GroupWait), D(r.GroupInterval), D(r.RepeatInterval), r.SendResolved, r.Enabled, r.DisabledReason, r.Version, r.CreatedAt, r.UpdatedAt,
+        withSecret ? r.SigningSecret : null);
+
+    private static string? D(TimeSpan? d) => d is { } v ? AlertRules.FormatDuration(v) : null;
+}
+
+internal sealed record ReceiverList(IReadOnlyList<ReceiverView> Receivers);
+
+/// <summary>A queued test notification: its relay delivery.</summary>
+internal sealed record TestSent(long DeliveryId, string Delivery);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(AlertRuleDraft))]
 [JsonSerializable(typeof(RuleView))]
@@ -46,4 +64,8 @@ internal sealed record HistoryPage(IReadOnlyList<AlertChange> Changes, long? Nex
 [JsonSerializable(typeof(AlertSilenceDraft))]
 [JsonSerializable(typeof(SilenceView))]
 [JsonSerializable(typeof(SilenceList))]
+[JsonSerializable(typeof(AlertReceiverDraft))]
+[JsonSerializable(typeof(ReceiverView))]
+[JsonSerializable(typeof(ReceiverList))]
+[JsonSerializable(typeof(TestSent))]
 internal sealed partial class AlertsApiJsonContext : JsonSerializerContext;

@@ -56,17 +56,22 @@ internal static class AlertsEndpoints
             return outcome.Succeeded ? Results.NoContent() : GatewayResults.Problem(outcome.Failure!);
         }).RequireRole(Role.Operator).WithSummary("Expire a silence now (it stays listed for 7 days with expired=true).");
 
-        alerts.MapGet("/history", async (string? rule, string? state, DateTimeOffset? from, DateTimeOffset? to, long? before, int? limit, AlertStore store, HttpContext http) =>
+        alerts.MapGet("/history", async (string? rule, string? state, string? kind, DateTimeOffset? from, DateTimeOffset? to, long? before, int? limit, AlertStore store, HttpContext http) =>
         {
             if (state is not null && state is not (AlertStates.Inactive or AlertStates.Pending or AlertStates.Firing or AlertStates.Resolved))
                 return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid state", "state is pending, firing, resolved or inactive (the state changed to).");
+            if (kind is not (null or "state" or "notification"))
+                return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid kind", "kind is state (state changes) or notification (what was sent, to whom).");
             if (limit is < 1 or > 500)
                 return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid limit", "limit is 1 to 500.");
             var take = limit ?? 100;
-            var page = await store.HistoryAsync(http.Principal().TenantId, new AlertHistoryQuery(rule, state, from, to, before, take), http.RequestAborted);
+            var page = await store.HistoryAsync(http.Principal().TenantId, new AlertHistoryQuery(rule, state, from, to, before, take, kind), http.RequestAborted);
             return TypedResults.Json(new HistoryPage(page, page.Count == take ? page[^1].Id : null), AlertsApiJsonContext.Default.HistoryPage);
         }).RequireRole(Role.Viewer, Scopes.AlertsRead)
-          .WithSummary("Every state change (pending, firing, resolved, inactive), newest first; filter by rule, state and time; page with before=next.").Produces<HistoryPage>();
+          .WithSummary("Every state change (pending, firing, resolved, inactive) and every notification (receiver, delivery and its state), newest first; " +
+                       "filter by rule, state, kind and time; page with before=next.").Produces<HistoryPage>();
+
+        MapReceivers(alerts.MapGroup("/receivers"));
 
         var rules = alerts.MapGroup("/rules");
         rules.MapGet("/", async (AlertStore store, HttpContext http) =>
@@ -92,14 +97,8 @@ internal static class AlertsEndpoints
 
         rules.MapPut("/{id}", async (string id, AlertRuleDraft body, AlertStore store, HttpContext http) =>
         {
-            int? expected = null;
-            if (http.Request.Headers.IfMatch.ToString() is { Length: > 0 } ifMatch)
-            {
-                if (!int.TryParse(ifMatch.Trim().Trim('"'), NumberStyles.None, CultureInfo.InvariantCulture, out var v))
-                    return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid If-Match", "If-Match is the ETag a GET returned, e.g. \"3\".");
-                expected = v;
-            }
-
+            if (!TryIfMatch(http, out var expected))
+                return BadIfMatch();
             var outcome = await store.UpdateAsync(http.Principal().TenantId, id, body, expected, http.RequestAborted);
             return outcome.Succeeded ? Saved(http, outcome.Value!, StatusCodes.Status200OK) : GatewayResults.Problem(outcome.Failure!);
         }).RequireRole(Role.Admin)
@@ -114,6 +113,76 @@ internal static class AlertsEndpoints
 
         return app;
     }
+
+    /// <summary><c>/api/alerts/receivers</c>: where notifications go. Read: viewers and <c>alerts:read</c> keys (never the
+    /// signing secret); write: admins (the secret is shown once, on create); test: operators.</summary>
+    private static void MapReceivers(RouteGroupBuilder receivers)
+    {
+        receivers.MapGet("/", async (AlertReceivers store, HttpContext http) =>
+            TypedResults.Json(new ReceiverList((await store.ListAsync(http.Principal().TenantId, http.RequestAborted)).Select(r => ReceiverView.From(r, false)).ToList()),
+                AlertsApiJsonContext.Default.ReceiverList))
+            .RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("The tenant's notification receivers and their grouping.").Produces<ReceiverList>();
+
+        receivers.MapPost("/", async (AlertReceiverDraft body, AlertReceivers store, HttpContext http) =>
+        {
+            var outcome = await store.CreateAsync(http.Principal().TenantId, body, http.RequestAborted);
+            return outcome.Succeeded ? SavedReceiver(http, outcome.Value!, StatusCodes.Status201Created, withSecret: true) : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Admin)
+          .WithSummary("Create a receiver: n8n or webhook (Alertmanager webhook JSON, Standard Webhooks signature; the signingSecret is shown only now), " +
+                       "slack (incoming webhook URL) or chatwoot (a private note in a conversation, via a relay route); matchers, groupBy, groupWait, groupInterval, repeatInterval, sendResolved.")
+          .Produces<ReceiverView>(StatusCodes.Status201Created);
+
+        receivers.MapGet("/{id}", async (string id, AlertReceivers store, HttpContext http) =>
+            await store.GetAsync(http.Principal().TenantId, id, http.RequestAborted) is { } receiver
+                ? SavedReceiver(http, receiver, StatusCodes.Status200OK, withSecret: false)
+                : Problems.Result(StatusCodes.Status404NotFound, "not-found", "No such receiver", $"This tenant has no alert receiver '{id}'."))
+            .RequireRole(Role.Viewer, Scopes.AlertsRead).WithSummary("One receiver; its ETag is its version, for If-Match on PUT.").Produces<ReceiverView>();
+
+        receivers.MapPut("/{id}", async (string id, AlertReceiverDraft body, AlertReceivers store, HttpContext http) =>
+        {
+            if (!TryIfMatch(http, out var expected))
+                return BadIfMatch();
+            var outcome = await store.UpdateAsync(http.Principal().TenantId, id, body, expected, http.RequestAborted);
+            return outcome.Succeeded ? SavedReceiver(http, outcome.Value!, StatusCodes.Status200OK, withSecret: false) : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Admin).WithSummary("Replace a receiver (If-Match guards against lost updates); saving enables one disabled by a 410 Gone.").Produces<ReceiverView>();
+
+        receivers.MapDelete("/{id}", async (string id, AlertReceivers store, HttpContext http) =>
+        {
+            var outcome = await store.DeleteAsync(http.Principal().TenantId, id, http.RequestAborted);
+            return outcome.Succeeded ? Results.NoContent() : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Admin).WithSummary("Delete a receiver and its groups; its queued notifications are dead-lettered.");
+
+        receivers.MapPost("/{id}/test", async (string id, AlertReceivers store, AlertNotifier notifier, HttpContext http) =>
+        {
+            var principal = http.Principal();
+            if (await store.GetAsync(principal.TenantId, id, http.RequestAborted) is not { } receiver)
+                return Problems.Result(StatusCodes.Status404NotFound, "not-found", "No such receiver", $"This tenant has no alert receiver '{id}'.");
+            var delivery = await notifier.TestAsync(receiver, principal.Name, http.RequestAborted);
+            return TypedResults.Json(new TestSent(delivery, $"/api/relay/deliveries/{delivery.ToString(CultureInfo.InvariantCulture)}"), AlertsApiJsonContext.Default.TestSent,
+                statusCode: StatusCodes.Status202Accepted);
+        }).RequireRole(Role.Operator).WithSummary("Queue a test notification to the receiver; follow its delivery (attempts, errors) at the returned URL.")
+          .Produces<TestSent>(StatusCodes.Status202Accepted);
+    }
+
+    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<ReceiverView> SavedReceiver(HttpContext http, AlertReceiver receiver, int status, bool withSecret)
+    {
+        http.Response.Headers.ETag = string.Create(CultureInfo.InvariantCulture, $"\"{receiver.Version}\"");
+        return TypedResults.Json(ReceiverView.From(receiver, withSecret), AlertsApiJsonContext.Default.ReceiverView, statusCode: status);
+    }
+
+    /// <summary>Reads <c>If-Match</c> (the version a GET's ETag gave); false when it is present and not a version.</summary>
+    private static bool TryIfMatch(HttpContext http, out int? expected)
+    {
+        expected = null;
+        if (http.Request.Headers.IfMatch.ToString() is not { Length: > 0 } ifMatch)
+            return true;
+        if (!int.TryParse(ifMatch.Trim().Trim('"'), NumberStyles.None, CultureInfo.InvariantCulture, out var v))
+            return false;
+        expected = v;
+        return true;
+    }
+
+    private static IResult BadIfMatch() => Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid If-Match", "If-Match is the ETag a GET returned, e.g. \"3\".");
 
     private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<RuleView> Saved(HttpContext http, AlertRule rule, int status)
     {

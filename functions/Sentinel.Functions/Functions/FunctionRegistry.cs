@@ -15,6 +15,7 @@ internal static class FunctionRegistry
     public const string Heuristics = "heuristics";
     public const string RelayRedrive = "relay-redrive";
     public const string AlertsAbsent = "alerts-absent";
+    public const string AlertsNotify = "alerts-notify";
 
     /// <summary>The app setting holding the metrics hub's name; the binding reads it as <c>%SENTINEL_METRICS_HUB%</c>.</summary>
     [AppSetting]
@@ -60,6 +61,10 @@ internal static class FunctionRegistry
             new TimerTrigger("timer", "15 * * * * *", RunOnStartup: false, UseMonitor: true),
             Retry: null, typeof(AlertsEvaluateFunction),
             "Every minute: every alert rule over the stored samples (missing data counts as false)."),
+        new(AlertsNotify,
+            new TimerTrigger("timer", "*/10 * * * * *", RunOnStartup: false, UseMonitor: false),
+            Retry: null, typeof(AlertsNotifyFunction),
+            "Every 10 s: groups firing alerts per receiver and queues the notifications that are due."),
     ];
 
     /// <summary>Finds a function by name (case-insensitive, as the host's routes are).</summary>
