@@ -150,7 +150,8 @@ internal sealed partial class AlertNotifier(
         var now = time.GetUtcNow();
         var labels = new Dictionary<string, string>(StringComparer.Ordinal) { ["alertname"] = "Sentinel test notification", ["severity"] = "info" };
         var annotations = new Dictionary<string, string>(StringComparer.Ordinal) { ["summary"] = $"A test of receiver {receiver.Name}, sent by {actor}." };
-        var body = AlertNotificationBody.Build(receiver.Name, receiver.Id + ":{alertname=\"Sentinel test notification\"}", labels,
+        var body = AlertNotificationBody.Build(receiver.Name, receiver.Id + ":{alertname=\"Sentinel test notification\"}",
+            new Dictionary<string, string>(StringComparer.Ordinal) { ["alertname"] = "Sentinel test notification" },
             [new NotificationAlert("test/" + now.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture), "test", "Sentinel test notification", "info",
                 AlertStates.Firing, labels, annotations, null, now, null)]);
         var webhookId = "ntf_" + Ids.NewId();

@@ -188,14 +188,12 @@ internal sealed class AlertReceivers(NpgsqlDataSource dataSource, TimeProvider t
     /// <summary>Deletes a receiver and its groups; notifications already in the outbox are dead-lettered by the sender.</summary>
     public async Task<Outcome<bool>> DeleteAsync(string tenantId, string id, CancellationToken cancellationToken)
     {
-        await using var batch = dataSource.CreateBatch();
+        await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(conn, tx);
         batch.BatchCommands.Add(Command("delete from alert_group_alerts where group_id in (select id from alert_groups where tenant_id = $1 and receiver_id = $2)", tenantId, id));
         batch.BatchCommands.Add(Command("delete from alert_groups where tenant_id = $1 and receiver_id = $2", tenantId, id));
         batch.BatchCommands.Add(Command("delete from alert_receivers where tenant_id = $1 and id = $2", tenantId, id));
-        await using var conn = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var tx = await conn.BeginTransactionAsync(cancellationToken);
-        batch.Connection = conn;
-        batch.Transaction = tx;
         await batch.ExecuteNonQueryAsync(cancellationToken);
         var deleted = batch.BatchCommands[2].RecordsAffected;
         await tx.CommitAsync(cancellationToken);

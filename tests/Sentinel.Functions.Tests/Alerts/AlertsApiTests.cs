@@ -49,15 +49,6 @@ public sealed class AlertsApiTests : IAsyncLifetime
         return agentId;
     }
 
-    /// <summary>A viewer of the owner's tenant, signed in.</summary>
-    private async Task<string> ViewerAsync(string ownerAuth)
-    {
-        var email = GatewayClient.Email();
-        await _host.Client.SendAsync(HttpMethod.Post, "/api/users", new { email, role = "viewer", password = GatewayClient.Password }, ownerAuth);
-        var (_, login, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email, password = GatewayClient.Password });
-        return GatewayClient.Bearer(login.GetProperty("access_token").GetString()!);
-    }
-
     [Fact]
     public async Task Crud_WithETags_AndChangesNothingOnBadInput()
     {
@@ -115,7 +106,7 @@ public sealed class AlertsApiTests : IAsyncLifetime
         var (_, created, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule(), GatewayClient.Bearer(owner.AccessToken));
         var id = created.GetProperty("id").GetString()!;
 
-        var viewer = await ViewerAsync(GatewayClient.Bearer(owner.AccessToken));
+        var viewer = await _host.Client.ViewerAsync(GatewayClient.Bearer(owner.AccessToken));
         Assert.Equal(HttpStatusCode.OK, (await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/rules", null, viewer)).Status);
         GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules", Rule("v"), viewer));
         GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/rules/{id}", null, viewer));
@@ -192,7 +183,7 @@ public sealed class AlertsApiTests : IAsyncLifetime
             new { matchers = new[] { "alertname=~.*" }, endsAt = TimeProvider.System.GetUtcNow().AddHours(1), comment = "everything" }, auth));
         var other = await _host.Client.SignupAsync();
         GatewayClient.AssertProblem(HttpStatusCode.NotFound, "not-found", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/silences/{silenceId}", null, GatewayClient.Bearer(other.AccessToken)));
-        var viewer = await ViewerAsync(auth);
+        var viewer = await _host.Client.ViewerAsync(auth);
         GatewayClient.AssertProblem(HttpStatusCode.Forbidden, "forbidden", await _host.Client.SendAsync(HttpMethod.Delete, $"/api/alerts/silences/{silenceId}", null, viewer));
         Assert.Single((await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/silences", null, viewer)).Body.GetProperty("silences").EnumerateArray());
 

@@ -8,10 +8,10 @@ namespace Sentinel.Functions.Tests.Functions;
 public sealed class FunctionMetadataTests
 {
     [Fact]
-    public void Registry_HasTheFunctionsOfDayOne()
+    public void Registry_HasEveryFunction()
     {
         Assert.Equal(
-            ["alerts-absent", "heuristics", "http", "ingest-metrics", "relay-redrive", "retention", "rollup"],
+            ["alerts-absent", "alerts-notify", "heuristics", "http", "ingest-metrics", "relay-redrive", "retention", "rollup"],
             FunctionRegistry.All.Select(f => f.Name).Order());
         Assert.Equal(FunctionRegistry.All.Count, FunctionRegistry.All.Select(f => f.Name.ToUpperInvariant()).Distinct().Count());
     }

@@ -34,6 +34,15 @@ internal static class GatewayClient
             body.GetProperty("user").GetProperty("tenantId").GetString()!, body.GetProperty("user").GetProperty("id").GetString()!);
     }
 
+    /// <summary>A viewer of the owner's tenant, signed in; returns its Authorization header value.</summary>
+    public static async Task<string> ViewerAsync(this HttpClient client, string ownerAuth)
+    {
+        var email = Email();
+        await client.SendAsync(HttpMethod.Post, "/api/users", new { email, role = "viewer", password = Password }, ownerAuth);
+        var (_, login, _) = await client.SendAsync(HttpMethod.Post, "/api/auth/token", new { email, password = Password });
+        return Bearer(login.GetProperty("access_token").GetString()!);
+    }
+
     public static string Email() => $"u{Guid.NewGuid():N}@example.com";
 
     public static string Bearer(string token) => "Bearer " + token;

@@ -41,12 +41,12 @@ internal sealed class RelayKit : IAsyncDisposable
         ["Relay:BreakerOpenFor"] = "00:00:01",
     };
 
-    public static async Task<RelayKit> StartAsync(IDictionary<string, string>? settings = null)
+    public static async Task<RelayKit> StartAsync(IDictionary<string, string>? settings = null, Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         var all = new Dictionary<string, string>(FastRetries);
         foreach (var (k, v) in settings ?? new Dictionary<string, string>())
             all[k] = v;
-        var host = await SentinelTestHost.StartAsync(HostMode.Standalone, settings: all);
+        var host = await SentinelTestHost.StartAsync(HostMode.Standalone, services, settings: all);
         var stack = await StackReceiver.StartAsync();
         var (token, _, tenant, _) = await host.Client.SignupAsync();
         return new RelayKit(host, stack, GatewayClient.Bearer(token), tenant);
