@@ -34,7 +34,7 @@ internal static class Scopes
     /// <summary>Relay hand-overs and sends: what an n8n flow needs to pass a conversation to humans or answer it.</summary>
     public const string RelayWrite = "relay:write";
 
-    /// <summary>Alert rules, alerts and their history (read-only).</summary>
+    /// <summary>Alert rules, alerts, their history, receivers and the tenant's insights (read-only).</summary>
     public const string AlertsRead = "alerts:read";
 
     public static IReadOnlyList<string> All { get; } = [RateLimitCheck, StatsRead, MetricsRead, RelayRead, RelayWrite, AlertsRead];

@@ -7,7 +7,7 @@ using Sentinel.Core.Configuration;
 
 namespace Sentinel.Core.RequestLog;
 
-/// <summary>One API request as logged.</summary>
+/// <summary>One API request as logged; <see cref="Account"/> is the email a failed sign-in named (brute-force detection), else null.</summary>
 internal readonly record struct RequestLogEntry(
     DateTimeOffset Timestamp,
     string? TenantId,
@@ -19,7 +19,8 @@ internal readonly record struct RequestLogEntry(
     double DurationMs,
     long BytesIn,
     long BytesOut,
-    bool RateLimited);
+    bool RateLimited,
+    string? Account = null);
 
 /// <summary>Configuration section <c>RequestLog</c>.</summary>
 [SettingsSection("RequestLog")]
@@ -162,7 +163,7 @@ internal sealed partial class RequestLogWriter(NpgsqlDataSource dataSource, Requ
         }
 
         await using var import = await connection.BeginBinaryImportAsync(
-            "copy request_log (ts, tenant_id, principal, ip, method, route, status, duration_ms, bytes_in, bytes_out, rate_limited) from stdin (format binary)",
+            "copy request_log (ts, tenant_id, principal, ip, method, route, status, duration_ms, bytes_in, bytes_out, rate_limited, account) from stdin (format binary)",
             cancellationToken);
         foreach (var e in batch)
         {
@@ -181,6 +182,7 @@ internal sealed partial class RequestLogWriter(NpgsqlDataSource dataSource, Requ
             await import.WriteAsync(e.BytesIn, NpgsqlDbType.Bigint, cancellationToken);
             await import.WriteAsync(e.BytesOut, NpgsqlDbType.Bigint, cancellationToken);
             await import.WriteAsync(e.RateLimited, NpgsqlDbType.Boolean, cancellationToken);
+            await WriteNullableAsync(import, e.Account, NpgsqlDbType.Text, cancellationToken);
         }
 
         await import.CompleteAsync(cancellationToken);

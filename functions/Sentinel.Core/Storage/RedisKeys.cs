@@ -27,6 +27,13 @@ internal sealed class RedisKeys(string prefix)
         return ($"{Prefix}lt:f:{h}", $"{Prefix}lt:l:{h}", $"{Prefix}lt:s:{h}");
     }
 
+    /// <summary>The brute-force jail's keys for one client IP: its block on the sign-in routes, and its strikes (a sorted set of block times).</summary>
+    public (string Block, string Strikes) AuthBlock(string ip)
+    {
+        var h = Hash(ip);
+        return ($"{Prefix}ab:b:{h}", $"{Prefix}ab:s:{h}");
+    }
+
     /// <summary>The relay's de-dup fast path: a message id (instance + key.id) or a webhook delivery id already taken in.</summary>
     public string RelaySeen(string tenantId, string source, string id) => $"{Prefix}rs:{tenantId}:{Hash(source + "\n" + id)}";
 

@@ -4,7 +4,8 @@ using Sentinel.Functions.Hosting;
 
 namespace Sentinel.Functions.Alerts;
 
-/// <summary>Registration of alerting: rules, instances and history (store), the evaluator, silences, receivers and the notifier.</summary>
+/// <summary>Registration of alerting — rules, instances and history (store), the evaluator, silences, receivers and the
+/// notifier — and of the heuristics and their insights.</summary>
 internal static class AlertsServices
 {
     public static IServiceCollection AddSentinelAlerts(this IServiceCollection services)
@@ -24,7 +25,13 @@ internal static class AlertsServices
             sp.GetRequiredService<AlertSilences>(), sp.GetRequiredService<Core.Relay.RelayDispatcher>().Signal, sp.GetRequiredService<AlertsOptions>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AlertNotifier>>()));
         services.AddSingleton<AlertNotificationSender>();
-        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AlertsApiJsonContext.Default));
+        services.AddSingleton<Core.Insights.InsightStore>();
+        services.AddSingleton<Core.Insights.Heuristics>();
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, AlertsApiJsonContext.Default);
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, Insights.InsightsApiJsonContext.Default);
+        });
         return services;
     }
 }

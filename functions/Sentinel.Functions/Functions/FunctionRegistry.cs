@@ -50,7 +50,7 @@ internal static class FunctionRegistry
             "Every minute, 5 s after it closes: 1-minute and 1-hour roll-ups."),
         new(Heuristics,
             new TimerTrigger("timer", "30 * * * * *", RunOnStartup: false, UseMonitor: true),
-            Retry: null, typeof(HousekeepingFunction),
+            Retry: null, typeof(HeuristicsFunction),
             "Every minute: brute force, floods, error spikes, anomalies; writes insights."),
         new(RelayRedrive,
             // Under a minute, so no schedule monitor (the host recommends it only for intervals of 1 min and more).

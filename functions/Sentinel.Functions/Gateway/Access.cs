@@ -36,6 +36,9 @@ internal sealed class GatewayFeature
     public System.Net.IPAddress? ClientIp { get; set; }
 
     public bool RateLimited { get; set; }
+
+    /// <summary>The account a failed sign-in named (lower-cased, bounded), logged for the brute-force heuristic.</summary>
+    public string? FailedAccount { get; set; }
 }
 
 internal static class AccessExtensions

@@ -23,6 +23,7 @@ internal sealed partial class GatewayMiddleware(
     IdentityService identity,
     TokenRevocations revocations,
     RateLimiter limiter,
+    AuthBlocks authBlocks,
     RequestLogWriter requestLog,
     IOptions<RateLimitingOptions> rateLimiting,
     HostInfo host,
@@ -61,7 +62,8 @@ internal sealed partial class GatewayMiddleware(
                 Stopwatch.GetElapsedTime(started).TotalMilliseconds,
                 http.Request.ContentLength ?? 0,
                 counting.Written,
-                feature.RateLimited));
+                feature.RateLimited,
+                feature.FailedAccount));
         }
     }
 
@@ -98,6 +100,18 @@ internal sealed partial class GatewayMiddleware(
         if (limited is not null)
         {
             await limited.ExecuteAsync(http);
+            return;
+        }
+
+        // An IP the brute-force heuristic convicted is refused on the sign-in routes until its block ends (the IETF
+        // RateLimit draft -11 §5.3 problem type for clients throttled by heuristics).
+        if (endpoint?.Metadata.GetMetadata<RateLimitClass>()?.Policy == GatewayDefaults.AuthPolicy && feature.ClientIp is { } ip
+            && await authBlocks.BlockedForAsync(ip.ToString(), ct) is { } blockedFor)
+        {
+            feature.RateLimited = true;
+            var seconds = (int)Math.Ceiling(blockedFor.TotalSeconds);
+            await Problems.Result(StatusCodes.Status429TooManyRequests, "abnormal-usage-detected", "Address blocked",
+                $"Too many failed sign-ins came from this address; it may not sign in for {Core.Insights.Heuristics.Human(blockedFor)} more.", seconds).ExecuteAsync(http);
             return;
         }
 

@@ -56,6 +56,7 @@ internal static class GatewayServices
         services.AddSingleton<LoginThrottle>();
         services.AddSingleton<IdentityDirectory>();
         services.AddSingleton<IdentityService>();
+        services.AddSingleton<AuthBlocks>();
         services.AddSingleton(sp => new RateLimiter(sp.GetRequiredService<RedisConnection>(), sp.GetRequiredService<RedisKeys>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<RateLimiter>>(), sp.GetRequiredService<IOptions<RateLimitingOptions>>().Value.RedisTimeout));
         services.AddSingleton<RequestLogWriter>();

@@ -5,6 +5,7 @@ using Sentinel.Functions.CustomHandler;
 using Sentinel.Functions.Gateway;
 using Sentinel.Functions.Health;
 using Sentinel.Functions.Http;
+using Sentinel.Functions.Insights;
 using Sentinel.Functions.Monitoring;
 using Sentinel.Functions.Relay;
 using Sentinel.Functions.Standalone;
@@ -67,6 +68,7 @@ internal static class SentinelApp
         app.MapMonitoringEndpoints();
         app.MapRelayEndpoints();
         app.MapAlertsEndpoints();
+        app.MapInsightsEndpoints();
         app.MapSentinelOpenApi();
         if (mode == HostMode.Standalone)
             app.MapStandaloneEventHubs();

@@ -109,12 +109,12 @@ public sealed class InvocationContractTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Timer_DefaultHandler_AcknowledgesWithLog()
+    public async Task Timer_Heuristics_RunsOverTheDatabase_AndAnswersWithItsLog()
     {
         var (status, envelope) = await InvokeAsync("heuristics", "timer-null-status.json", "inv-a");
 
         Assert.Equal(HttpStatusCode.OK, status);
-        AssertEnvelope(envelope, "heuristics: nothing registered to run yet (last run never, past due False)");
+        AssertEnvelope(envelope, "heuristics: 0 insight(s) recorded, 0 resolved, 0 IP(s) blocked; 0 series checked");
     }
 
     [Fact]
