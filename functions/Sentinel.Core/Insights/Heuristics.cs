@@ -62,7 +62,7 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
     {
         var offenders = new List<(string Ip, string Account, int Failures, DateTimeOffset First, DateTimeOffset Last)>();
         await using (var command = new NpgsqlCommand(
-            "select host(ip), account, count(*)::int, min(ts), max(ts) from request_log where ts >= $1 and ts <= $2 and route = $3 and status = 401 " +
+            "select host(ip), account, count(*)::int, min(ts), max(ts) from request_log where ts >= $1 and ts <= $2 and route = $3 " +
             "and account is not null and ip is not null group by ip, account having count(*) >= $4 order by count(*) desc limit 1000", conn, tx))
         {
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now - BruteForce.Window });

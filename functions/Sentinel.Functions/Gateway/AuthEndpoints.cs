@@ -19,8 +19,10 @@ internal static class AuthEndpoints
         auth.MapPost("/token", async (TokenRequest body, IdentityService identity, TimeProvider time, HttpContext http) =>
         {
             var outcome = await identity.LoginAsync(body.Email, body.Password, http.ClientIp(), http.RequestAborted);
-            if (outcome.Failure is { Kind: FailureKind.Unauthorized } && body.Email is { Length: > 0 and <= 254 } email && http.Features.Get<GatewayFeature>() is { } feature)
-                feature.FailedAccount = email.Trim().ToLowerInvariant(); // for the brute-force heuristic (request log)
+            // A wrong password (or an attempt on a locked-out pair) names its account in the request log, for the brute-force heuristic.
+            if (outcome.Failure is { Kind: FailureKind.Unauthorized } or { Slug: "login-locked" } && body.Email is { Length: > 0 and <= 254 } email
+                && http.Features.Get<GatewayFeature>() is { } feature)
+                feature.FailedAccount = email.Trim().ToLowerInvariant();
             return outcome.Succeeded ? GatewayResults.Tokens(outcome.Value!, time) : GatewayResults.Problem(outcome.Failure!);
         }).Anonymous().RateLimitedAs(GatewayDefaults.AuthPolicy)
           .WithSummary("Email and password for an access token (10 min) and a refresh token.").Produces<TokenResponse>();
