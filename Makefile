@@ -53,7 +53,7 @@ agent: ## sentinel-agent: self-contained single-file trimmed linux-x64 (no .NET 
 	dotnet publish agent/Sentinel.Agent -c Release --no-self-contained -p:DebugType=none -o $(AGENT)/portable
 	@echo "agent: $(AGENT)/linux-x64/sentinel-agent ($$(du -h $(AGENT)/linux-x64/sentinel-agent | cut -f1)), $(AGENT)/portable (dotnet sentinel-agent.dll)"
 
-bench: stack package agent ## run the benchmarks (ratios against baselines measured in the same run; BENCH=limiter|gateway|ingest|agent|relay|coldstart for one)
+bench: stack package agent ## run the benchmarks (ratios against baselines measured in the same run; BENCH=limiter|gateway|ingest|agent|relay|detectors|coldstart for one)
 	.ci/stack install-bench
 	dotnet build functions/Sentinel.Functions -c Release -o artifacts/bench/framework-dependent -v quiet -nologo
 	set -a && . .data/stack.env && set +a && \

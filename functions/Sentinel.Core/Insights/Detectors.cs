@@ -17,14 +17,17 @@ internal static class Detectors
     /// <summary>Robust z a metric value needs to be an anomaly (normal noise crosses 6σ about twice in a billion minutes).</summary>
     public const double AnomalyZ = 6;
 
-    /// <summary>History points an anomaly baseline needs; fewer is "sparse" and stays quiet.</summary>
-    public const int MinHistory = 30;
+    /// <summary>Points a seasonal baseline needs (one earlier day's window); fewer and the last hour is used.</summary>
+    public const int MinHistory = 20;
+
+    /// <summary>Points the last hour needs to be a baseline; fewer is "sparse" and stays quiet.</summary>
+    public const int MinRecent = 45;
 
     /// <summary>k in median + k·σ for traffic (floods, error spikes, latency).</summary>
     public const double TrafficK = 6;
 
     /// <summary>The window either side of the same time on earlier days a seasonal baseline reads.</summary>
-    public static readonly TimeSpan SeasonalHalfWindow = TimeSpan.FromMinutes(15);
+    public static readonly TimeSpan SeasonalHalfWindow = TimeSpan.FromMinutes(10);
 
     /// <summary>Days a seasonal baseline looks back.</summary>
     public const int SeasonalDays = 7;
@@ -51,21 +54,52 @@ internal static class Detectors
 
     /// <summary>
     /// A metric value against its history (seasonal when there is a day of it, else the last hour): flagged when its
-    /// robust z reaches <see cref="AnomalyZ"/>. Quiet on sparse history (fewer than <see cref="MinHistory"/> points) and on
-    /// flat series: the scale is at least 1 % of the median's size (and of the history's range), so a constant that
-    /// wobbles in its last digit is not news; a flat series that really moves is.
+    /// robust z reaches <see cref="AnomalyZ"/>. The scale is the history's MAD as σ, but never less than the noise the
+    /// last hour shows from minute to minute (<paramref name="recent"/>, in time order: the MAD of its first
+    /// differences / √2, which a daily cycle's slope does not inflate) — a day or two of seasonal history is few points,
+    /// and their MAD can come out small by chance. Quiet on sparse history (fewer than <see cref="MinHistory"/> points)
+    /// and on flat series: the scale is also at least 1 % of the median's size (and of the history's range), so a
+    /// constant that wobbles in its last digit is not news; a flat series that really moves is.
     /// </summary>
-    public static Verdict Anomaly(double value, Span<double> history)
+    public static Verdict Anomaly(double value, Span<double> history, ReadOnlySpan<double> recent = default)
     {
         if (history.Length < MinHistory || !double.IsFinite(value))
             return new Verdict(false, value, double.NaN, double.NaN, 0, AnomalyZ);
+        var noise = StepNoise(recent);
         var (median, mad) = MedianMad(history);
         var range = history[^1] - history[0];
-        var scale = Math.Max(mad * MadToSigma, Math.Max(0.01 * Math.Abs(median), 0.01 * range));
+        var scale = Math.Max(Math.Max(mad * MadToSigma, noise), Math.Max(0.01 * Math.Abs(median), 0.01 * range));
         if (scale <= 0)
             scale = 1e-9 + (1e-3 * Math.Abs(median));
         var z = (value - median) / scale;
         return new Verdict(Math.Abs(z) >= AnomalyZ, value, median, scale, z, AnomalyZ);
+    }
+
+    /// <summary>The heuristics' choice of baseline: the seasonal history once it has <see cref="MinHistory"/> points (a
+    /// day of it), else the last hour once that has <see cref="MinRecent"/>, else nothing is said.</summary>
+    public static (Verdict Verdict, bool Seasonal, int Points) AnomalyOf(double value, Span<double> seasonal, Span<double> recent)
+    {
+        if (seasonal.Length >= MinHistory)
+            return (Anomaly(value, seasonal, recent), true, seasonal.Length);
+        if (recent.Length >= MinRecent)
+        {
+            var copy = recent.ToArray();
+            return (Anomaly(value, copy, recent), false, recent.Length);
+        }
+
+        return (new Verdict(false, value, double.NaN, double.NaN, 0, AnomalyZ), false, recent.Length);
+    }
+
+    /// <summary>Minute-to-minute noise as σ: the MAD of the first differences × 1.4826 / √2 (0 with under 10 points).</summary>
+    public static double StepNoise(ReadOnlySpan<double> ordered)
+    {
+        if (ordered.Length < 10)
+            return 0;
+        var diffs = new double[ordered.Length - 1];
+        for (var i = 1; i < ordered.Length; i++)
+            diffs[i - 1] = ordered[i] - ordered[i - 1];
+        var (_, mad) = MedianMad(diffs);
+        return mad * MadToSigma / Math.Sqrt(2);
     }
 
     /// <summary>
@@ -132,5 +166,37 @@ internal static class BruteForce
             return RecidiveBlock;
         var doubled = FirstBlock * Math.Pow(2, Math.Clamp(strike - 1, 0, 20));
         return doubled < RecidiveBlock ? doubled : RecidiveBlock;
+    }
+}
+
+/// <summary>The gateway-traffic rules: floors under which nothing is news, and the minimum counts a verdict needs.</summary>
+internal static class TrafficRules
+{
+    /// <summary>Floors under which traffic is never a flood, spike or regression, whatever the baseline.</summary>
+    public const double OverallFloodFloorPerSecond = 10, IpFloodFloorPerSecond = 5, ErrorRatioFloor = 0.05, LatencyFloorMs = 500;
+
+    /// <summary>Errors a minute needs before its ratio can be a spike; requests it needs before its p95 means anything.</summary>
+    public const int MinErrors = 20, MinRequestsForLatency = 30;
+
+    /// <summary>An IP gets a per-minute row (and a flood verdict) from this many requests in the minute.</summary>
+    public const int IpRollupMinRequests = 30;
+
+    /// <summary>Past minutes count towards an error-ratio or latency baseline from this many requests.</summary>
+    public const int MinRequestsForBaseline = 10;
+
+    public static Verdict Flood(double requestsPerSecond, Span<double> history, bool overall) =>
+        Detectors.Above(requestsPerSecond, history, overall ? OverallFloodFloorPerSecond : IpFloodFloorPerSecond);
+
+    public static Verdict ErrorSpike(int requests, int errors, Span<double> ratioHistory)
+    {
+        var ratio = requests == 0 ? 0 : (double)errors / requests;
+        var v = Detectors.Above(ratio, ratioHistory, ErrorRatioFloor);
+        return v with { Flagged = v.Flagged && errors >= MinErrors };
+    }
+
+    public static Verdict Latency(double p95Ms, int requests, Span<double> history)
+    {
+        var v = Detectors.Above(p95Ms, history, LatencyFloorMs);
+        return v with { Flagged = v.Flagged && requests >= MinRequestsForLatency };
     }
 }

@@ -21,11 +21,6 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
     /// <summary>The sign-in route whose failures count.</summary>
     public const string LoginRoute = "/api/auth/token";
 
-    /// <summary>Floors under which traffic is never a flood, spike or regression, whatever the baseline.</summary>
-    public const double OverallFloodFloorPerSecond = 10, IpFloodFloorPerSecond = 5, ErrorRatioFloor = 0.05, LatencyFloorMs = 500;
-
-    public const int MinErrors = 20, MinRequestsForLatency = 30, IpRollupMinRequests = 30;
-
     /// <summary>Series checked for anomalies per pass, the busiest tenants' first (bounds a pass's cost).</summary>
     public const int MaxSeriesPerPass = 20_000;
 
@@ -129,7 +124,7 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
             on conflict do nothing
             """, conn, tx);
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = lastClosed });
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = IpRollupMinRequests });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = TrafficRules.IpRollupMinRequests });
         await command.ExecuteNonQueryAsync(ct);
         await using var purge = new NpgsqlCommand("delete from gateway_minutes where minute < $1", conn, tx);
         purge.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = lastClosed.AddDays(-(Detectors.SeasonalDays + 1)) });
@@ -163,7 +158,7 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
             if (!overall)
                 history.AddRange(Enumerable.Repeat(0.0, Math.Max(0, (daysWithData * 60) - history.Count))); // an IP's quiet minutes
             var rps = current.Requests / 60.0;
-            var flood = Detectors.Above(rps, history.ToArray(), overall ? OverallFloodFloorPerSecond : IpFloodFloorPerSecond);
+            var flood = TrafficRules.Flood(rps, history.ToArray(), overall);
             if (flood.Flagged)
             {
                 var who = overall ? "All requests" : $"Requests from {current.Scope}";
@@ -179,10 +174,10 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
 
             if (!overall)
                 continue;
-            var ratioHistory = overallHistory.Where(x => x.Requests >= 10).Select(x => (double)x.Errors / x.Requests).ToArray();
-            var ratio = current.Requests == 0 ? 0 : (double)current.Errors / current.Requests;
-            var spike = Detectors.Above(ratio, ratioHistory, ErrorRatioFloor);
-            if (spike.Flagged && current.Errors >= MinErrors)
+            var ratioHistory = overallHistory.Where(x => x.Requests >= TrafficRules.MinRequestsForBaseline).Select(x => (double)x.Errors / x.Requests).ToArray();
+            var spike = TrafficRules.ErrorSpike(current.Requests, current.Errors, ratioHistory);
+            var ratio = spike.Value;
+            if (spike.Flagged)
             {
                 drafts.Add(new InsightDraft(null, InsightKinds.ErrorSpike, "overall", ratio >= 0.25 ? "critical" : "warning", "Error spike",
                     string.Create(CultureInfo.InvariantCulture,
@@ -191,10 +186,10 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
                     Evidence(spike, current.Requests), minute, minute.AddMinutes(1)));
             }
 
-            if (current.P95 is { } p95 && current.Requests >= MinRequestsForLatency)
+            if (current.P95 is { } p95)
             {
-                var latencyHistory = overallHistory.Where(x => x.P95 is not null && x.Requests >= 10).Select(x => x.P95!.Value).ToArray();
-                var slow = Detectors.Above(p95, latencyHistory, LatencyFloorMs);
+                var latencyHistory = overallHistory.Where(x => x.P95 is not null && x.Requests >= TrafficRules.MinRequestsForBaseline).Select(x => x.P95!.Value).ToArray();
+                var slow = TrafficRules.Latency(p95, current.Requests, latencyHistory);
                 if (slow.Flagged)
                 {
                     drafts.Add(new InsightDraft(null, InsightKinds.Latency, "overall", p95 >= 4 * Math.Max(slow.Baseline, 1) ? "critical" : "warning", "Latency regression",
@@ -238,9 +233,7 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
         foreach (var (id, c) in current)
         {
             // Seasonal once a day of history exists (enough points at this time on earlier days), else the last hour.
-            var isSeasonal = seasonal.TryGetValue(id, out var s) && s.Count >= Detectors.MinHistory;
-            var history = isSeasonal ? s! : recent.GetValueOrDefault(id, []);
-            var v = Detectors.Anomaly(c.Value, history.ToArray());
+            var (v, isSeasonal, points) = Detectors.AnomalyOf(c.Value, seasonal.GetValueOrDefault(id, []).ToArray(), recent.GetValueOrDefault(id, []).ToArray());
             if (!v.Flagged)
                 continue;
             var series = c.Labels.Length > 0 ? $"{c.Name}{{{c.Labels}}}" : c.Name;
@@ -254,7 +247,7 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
                 new Dictionary<string, double>
                 {
                     ["observed"] = Round(v.Value), ["baseline"] = Round(v.Baseline), ["sigma"] = Round(v.Scale), ["z"] = Round(v.Score), ["threshold"] = Detectors.AnomalyZ,
-                    ["seasonal"] = isSeasonal ? 1 : 0, ["history"] = history.Count,
+                    ["seasonal"] = isSeasonal ? 1 : 0, ["history"] = points,
                 },
                 minute, minute.AddMinutes(1)));
         }
@@ -267,7 +260,7 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
     {
         await using var command = new NpgsqlCommand(
             "select r.series_id, r.sum / r.count from metric_rollup_1m r join unnest($2::timestamptz[], $3::timestamptz[]) w(lo, hi) on r.bucket >= w.lo and r.bucket < w.hi " +
-            "where r.series_id = any($1) and r.count > 0", conn, tx);
+            "where r.series_id = any($1) and r.count > 0 order by r.series_id, r.bucket", conn, tx);
         command.Parameters.Add(new NpgsqlParameter<long[]> { TypedValue = ids });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = [.. windows.Select(w => w.From)] });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = [.. windows.Select(w => w.To)] });
