@@ -1,4 +1,7 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
+using Sentinel.Functions.CustomHandler;
+using Sentinel.Functions.Functions;
 using Sentinel.Functions.Hosting;
 using Sentinel.TestSupport;
 using static Sentinel.Functions.Tests.Gateway.GatewayClient;
@@ -37,11 +40,15 @@ public sealed class RateLimitingHttpTests
     [Fact]
     public async Task Login_FiveFailures_LockThePairForItsIp_ThenTheLockReleases()
     {
-        await using var host = await SentinelTestHost.StartAsync(HostMode.Standalone, settings: new Dictionary<string, string>
-        {
-            ["RateLimiting:TrustForwardedFor"] = "true",
-            ["Identity:Lockout:Duration"] = "00:00:02",
-        });
+        // The pair's lockout alone: the heuristics timer (which would block the address for 10 minutes after these
+        // failures, HeuristicsTests) is replaced by a recorder.
+        await using var host = await SentinelTestHost.StartAsync(HostMode.Standalone,
+            services => services.AddKeyedSingleton<ITimerFunction>(FunctionRegistry.Heuristics, new RecordingTimerFunction()),
+            new Dictionary<string, string>
+            {
+                ["RateLimiting:TrustForwardedFor"] = "true",
+                ["Identity:Lockout:Duration"] = "00:00:02",
+            });
         var email = Email();
         await host.Client.SignupAsync(email);
         async Task<(HttpStatusCode Status, System.Text.Json.JsonElement Body, HttpResponseMessage Response)> LoginAsync(string password, string ip)
