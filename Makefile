@@ -16,7 +16,7 @@ help: ## list the targets
 run: ## install what is missing, start the stack and the standalone host; Ctrl-C stops it all
 	.ci/dev
 
-test: stack package agent ## start the stack, build the package and the agent, run every test
+test: stack package agent dashboard ## start the stack, build the package, the agent and the dashboard, run every test
 	set -a && . .data/stack.env && set +a && \
 	  SENTINEL_PACKAGE_DIR="$(CURDIR)/$(APP)" SENTINEL_AGENT_BINARY="$(CURDIR)/$(AGENT)/linux-x64/sentinel-agent" .ci/dotnet-test -c $(CONFIG)
 

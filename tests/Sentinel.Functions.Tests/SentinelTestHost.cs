@@ -119,6 +119,17 @@ internal sealed class RecordingEventHubFunction : IEventHubFunction
 }
 
 /// <summary>A timer function that records what it was given.</summary>
+/// <summary>Test hosts whose clock the test moves: every timer function replaced by a recorder, so only the test acts.</summary>
+internal static class ManualTime
+{
+    public static Action<IServiceCollection> Services(TimeProvider clock) => services =>
+    {
+        services.AddSingleton(clock);
+        foreach (var f in Sentinel.Functions.Functions.FunctionRegistry.All.Where(f => f.Trigger is Sentinel.Functions.Functions.TimerTrigger))
+            services.AddKeyedSingleton<ITimerFunction>(f.Name, new RecordingTimerFunction());
+    };
+}
+
 internal sealed class RecordingTimerFunction : ITimerFunction
 {
     public ConcurrentQueue<(TimerInvocation Timer, InvocationContext Context)> Calls { get; } = new();

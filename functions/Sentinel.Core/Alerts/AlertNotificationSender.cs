@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Globalization;
-using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Sentinel.Core.Relay;
@@ -226,23 +225,7 @@ internal sealed class AlertNotificationSender(AlertReceivers receivers, RelayRou
         });
     }
 
-    private static HttpRequestMessage Post(string url, byte[] body)
-    {
-        var content = new ByteArrayContent(body);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
-        return new HttpRequestMessage(HttpMethod.Post, url) { Content = content };
-    }
+    private static HttpRequestMessage Post(string url, byte[] body) => new(HttpMethod.Post, url) { Content = RelaySender.Json(body) };
 
-    private static byte[] Json(Action<Utf8JsonWriter> write)
-    {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            w.WriteStartObject();
-            write(w);
-            w.WriteEndObject();
-        }
-
-        return buffer.WrittenSpan.ToArray();
-    }
+    private static byte[] Json(Action<Utf8JsonWriter> write) => RelaySender.Write(write);
 }

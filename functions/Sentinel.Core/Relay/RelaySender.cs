@@ -349,14 +349,16 @@ internal sealed class RelaySender(HttpClient http, RelayOptions options, TimePro
         return (at < 0 || jid.EndsWith("@s.whatsapp.net", StringComparison.Ordinal)) && user.Length is >= 5 and <= 20 && user.All(char.IsAsciiDigit) ? user : null;
     }
 
-    private static ByteArrayContent Json(byte[] body)
+    /// <summary>A JSON body with <c>application/json; charset=utf-8</c>.</summary>
+    internal static ByteArrayContent Json(byte[] body)
     {
         var content = new ByteArrayContent(body);
         content.Headers.ContentType = JsonType;
         return content;
     }
 
-    private static byte[] Write(Action<Utf8JsonWriter> write)
+    /// <summary>A JSON object written by <paramref name="write"/>, as UTF-8.</summary>
+    internal static byte[] Write(Action<Utf8JsonWriter> write)
     {
         var buffer = new ArrayBufferWriter<byte>(512);
         using (var w = new Utf8JsonWriter(buffer))

@@ -68,4 +68,5 @@ internal sealed record TestSent(long DeliveryId, string Delivery);
 [JsonSerializable(typeof(ReceiverView))]
 [JsonSerializable(typeof(ReceiverList))]
 [JsonSerializable(typeof(TestSent))]
+[JsonSerializable(typeof(AlertPreviewResult))]
 internal sealed partial class AlertsApiJsonContext : JsonSerializerContext;

@@ -89,6 +89,13 @@ internal static class AlertsEndpoints
           .WithSummary("Create a rule: aggregation(metric{matchers}[window]) op threshold, for, keepFiringFor, severity, labels, annotation templates.")
           .Produces<RuleView>(StatusCodes.Status201Created);
 
+        rules.MapPost("/preview", async (AlertRuleDraft body, AlertPreview preview, HttpContext http) =>
+        {
+            var outcome = await preview.RunAsync(http.Principal().TenantId, body, http.RequestAborted);
+            return outcome.Succeeded ? Results.Json(outcome.Value!, AlertsApiJsonContext.Default.AlertPreviewResult) : GatewayResults.Problem(outcome.Failure!);
+        }).RequireRole(Role.Viewer, Scopes.AlertsRead)
+          .WithSummary("How often a draft rule would have fired over the last 24 hours (the rules editor's preview); nothing is saved.").Produces<AlertPreviewResult>();
+
         rules.MapGet("/{id}", async (string id, AlertStore store, HttpContext http) =>
             await store.GetAsync(http.Principal().TenantId, id, http.RequestAborted) is { } rule
                 ? Saved(http, rule, StatusCodes.Status200OK)

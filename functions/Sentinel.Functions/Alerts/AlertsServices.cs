@@ -25,6 +25,7 @@ internal static class AlertsServices
             sp.GetRequiredService<AlertSilences>(), sp.GetRequiredService<Core.Relay.RelayDispatcher>().Signal, sp.GetRequiredService<AlertsOptions>(),
             sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AlertNotifier>>()));
         services.AddSingleton<AlertNotificationSender>();
+        services.AddSingleton<AlertPreview>();
         services.AddSingleton<Core.Insights.InsightStore>();
         services.AddSingleton<Core.Insights.Heuristics>();
         services.ConfigureHttpJsonOptions(o =>

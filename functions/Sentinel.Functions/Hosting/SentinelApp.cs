@@ -61,6 +61,7 @@ internal static class SentinelApp
             app.UseDashboard();
         app.UseRouting();
         app.UseSentinelGateway();
+        app.UseConditionalGet();
         if (mode == HostMode.Functions)
             app.MapCustomHandler();
         app.MapHealthEndpoints();

@@ -6,8 +6,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Sentinel.Core.Alerts;
 using Sentinel.Core.Relay;
-using Sentinel.Functions.CustomHandler;
-using Sentinel.Functions.Functions;
 using Sentinel.Functions.Tests.Gateway;
 using Sentinel.Functions.Tests.Relay;
 using Sentinel.TestSupport;
@@ -29,12 +27,7 @@ public sealed class AlertNotificationsTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _kit = await RelayKit.StartAsync(new Dictionary<string, string> { ["Relay:BreakerOpenFor"] = "00:00:00.200" }, services =>
-        {
-            services.AddSingleton<TimeProvider>(_clock);
-            foreach (var f in FunctionRegistry.All.Where(f => f.Trigger is TimerTrigger))
-                services.AddKeyedSingleton<ITimerFunction>(f.Name, new RecordingTimerFunction());
-        });
+        _kit = await RelayKit.StartAsync(new Dictionary<string, string> { ["Relay:BreakerOpenFor"] = "00:00:00.200" }, ManualTime.Services(_clock));
         _notifier = _kit.Host.Services.GetRequiredService<AlertNotifier>();
         _dispatcher = _kit.Host.Services.GetRequiredService<RelayDispatcher>();
     }

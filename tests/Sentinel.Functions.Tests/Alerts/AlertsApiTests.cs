@@ -193,4 +193,56 @@ public sealed class AlertsApiTests : IAsyncLifetime
         var (_, listed, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/silences?expired=true", null, auth);
         Assert.Equal("expired", Assert.Single(listed.GetProperty("silences").EnumerateArray()).GetProperty("state").GetString());
     }
+
+    [Fact]
+    public async Task RulePreview_ReplaysADraftOverTheLastDay_WithoutSavingIt()
+    {
+        var (token, _, tenant, _) = await _host.Client.SignupAsync();
+        var auth = GatewayClient.Bearer(token);
+        await FiringAsync(tenant, auth); // one cpu.usage{core=total} sample of 77, 5 s ago
+
+        var (status, hit, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules/preview", Rule(threshold: 50, @for: "0s"), auth);
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(1, hit.GetProperty("series").GetInt32());
+        Assert.Equal(1, hit.GetProperty("seriesFiring").GetInt32());
+        Assert.Equal(1, hit.GetProperty("firings").GetInt32());
+        var (_, miss, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules/preview", Rule(threshold: 90, @for: "0s"), auth);
+        Assert.Equal(0, miss.GetProperty("firings").GetInt32());
+        var (_, computed, _) = await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules/preview",
+            new { name = "x", metric = "sentinel.agent.silent_intervals", op = ">=", threshold = 3 }, auth);
+        Assert.Contains("no stored history", computed.GetProperty("note").GetString(), StringComparison.Ordinal);
+        GatewayClient.AssertProblem(HttpStatusCode.UnprocessableEntity, "validation-failed",
+            await _host.Client.SendAsync(HttpMethod.Post, "/api/alerts/rules/preview", new { metric = "cpu.usage", op = "~", threshold = 1 }, auth));
+        // Nothing was saved (the six built-ins only).
+        var (_, rules, _) = await _host.Client.SendAsync(HttpMethod.Get, "/api/alerts/rules", null, auth);
+        Assert.DoesNotContain(rules.GetProperty("rules").EnumerateArray(), r => r.GetProperty("name").GetString() == "High CPU" && r.GetProperty("threshold").GetDouble() == 50);
+    }
+
+    [Fact]
+    public async Task PolledGets_CarryAnETag_AndAnswer304WhileNothingChanged()
+    {
+        var (token, _, _, _) = await _host.Client.SignupAsync();
+        var auth = GatewayClient.Bearer(token);
+        async Task<HttpResponseMessage> GetAsync(string? etag)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/api/agents");
+            request.Headers.TryAddWithoutValidation("Authorization", auth);
+            if (etag is not null)
+                request.Headers.TryAddWithoutValidation("If-None-Match", etag);
+            return await _host.Client.SendAsync(request);
+        }
+
+        using var first = await GetAsync(null);
+        var etag = first.Headers.ETag?.ToString();
+        Assert.NotNull(etag);
+        Assert.True(first.Headers.CacheControl is { Private: true, NoCache: true });
+        using var same = await GetAsync(etag);
+        Assert.Equal(HttpStatusCode.NotModified, same.StatusCode);
+        Assert.Empty(await same.Content.ReadAsByteArrayAsync());
+        await _host.Client.SendAsync(HttpMethod.Post, "/api/agents", new { name = "web-9" }, auth);
+        using var changed = await GetAsync(etag);
+        Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
+        Assert.NotEqual(etag, changed.Headers.ETag?.ToString());
+        Assert.Contains("web-9", await changed.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
 }

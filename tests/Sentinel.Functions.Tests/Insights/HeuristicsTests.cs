@@ -5,8 +5,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Sentinel.Core.Insights;
 using Sentinel.Core.Monitoring;
-using Sentinel.Functions.CustomHandler;
-using Sentinel.Functions.Functions;
 using Sentinel.Functions.Hosting;
 using Sentinel.Functions.Tests.Gateway;
 using Sentinel.Functions.Tests.Relay;
@@ -28,12 +26,8 @@ public sealed class HeuristicsTests : IAsyncLifetime
 
     private static DateTimeOffset Truncate(DateTimeOffset t) => new(t.Year, t.Month, t.Day, t.Hour, t.Minute, 0, TimeSpan.Zero);
 
-    public async Task InitializeAsync() => _host = await SentinelTestHost.StartAsync(HostMode.Standalone, services =>
-    {
-        services.AddSingleton<TimeProvider>(_clock);
-        foreach (var f in FunctionRegistry.All.Where(f => f.Trigger is TimerTrigger))
-            services.AddKeyedSingleton<ITimerFunction>(f.Name, new RecordingTimerFunction());
-    }, new Dictionary<string, string> { ["RateLimiting:TrustForwardedFor"] = "true" });
+    public async Task InitializeAsync() => _host = await SentinelTestHost.StartAsync(HostMode.Standalone, ManualTime.Services(_clock),
+        new Dictionary<string, string> { ["RateLimiting:TrustForwardedFor"] = "true" });
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 

@@ -1,0 +1,91 @@
+import { del, get, post } from '../api.js';
+import { act, banner, empty, field, h, status, table, toast, when } from '../ui.js';
+
+/** Users and roles, API keys, relay routes, notification targets (admins). */
+export async function settings(main, ctx) {
+  const users = h('section', {});
+  const keys = h('section', {});
+  const routes = h('section', {});
+  const receivers = h('section', {});
+  main.append(h('h1', {}, 'Settings'), users, keys, routes, receivers);
+
+  async function load() {
+    try {
+      const [u, k, r, n] = await Promise.all([get('/api/users'), get('/api/keys'), get('/api/relay/routes'), get('/api/alerts/receivers')]);
+      users.replaceChildren(h('h2', {}, 'Users and roles'), inviteForm(load),
+        table(['Name', 'Email', 'Role', 'State'], u.users.map((x) => [x.displayName, x.email, x.role, x.disabled ? status('offline', 'disabled') : x.invitationPending ? status('pending', 'invited') : status('online', 'active')]), { caption: 'Users' }));
+      keys.replaceChildren(h('h2', {}, 'API keys'), keyForm(load), k.apiKeys.length === 0 ? empty('No API key yet. Create one for a script or an n8n flow; it is shown once.')
+        : table(['Name', 'Prefix', 'Scopes', 'Created', ''], k.apiKeys.map((x) => [x.name, h('code', {}, x.prefix), x.scopes.join(', '), when(x.createdAt),
+          x.revokedAt ? status('revoked') : h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Revoke the key “${x.name}”? Anything using it stops working.`) && act(e.target, () => del(`/api/keys/${x.id}`), load) }, 'Revoke')]),
+        { caption: 'API keys' }));
+      routes.replaceChildren(h('h2', {}, 'Relay routes'), r.routes.length === 0
+        ? empty('No relay route. Create one with POST /api/relay/routes (see docs/relay.md); its webhook URLs then appear here to paste into Evolution and Chatwoot.')
+        : table(['Instance', 'Targets', 'Evolution webhook URL', 'Chatwoot webhook URL'], r.routes.map((x) => [x.instance, x.targets.map((t) => t.name ?? t.target).join(', '), h('code', {}, x.evolutionWebhookUrl), x.chatwootWebhookUrl ? h('code', {}, x.chatwootWebhookUrl) : '—']),
+          { caption: 'Relay routes' }));
+      receivers.replaceChildren(h('h2', {}, 'Notification targets'), receiverForm(load), n.receivers.length === 0
+        ? empty('No notification target: alerts are shown here but sent nowhere. Add an n8n or Slack webhook above.')
+        : table(['Name', 'Kind', 'Where', 'Group by', ''], n.receivers.map((x) => [x.name, x.kind, x.url || `Chatwoot ${x.chatwootInstance} #${x.chatwootConversationId}`, x.groupBy.join(', '),
+          h('div', { class: 'row' }, h('button', { type: 'button', onclick: (e) => act(e.target, () => post(`/api/alerts/receivers/${x.id}/test`), () => toast(`Test notification queued for ${x.name}.`)) }, 'Send test'),
+            h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Delete the target “${x.name}”?`) && act(e.target, () => del(`/api/alerts/receivers/${x.id}`), load) }, 'Delete'))]),
+        { caption: 'Notification targets' }));
+    } catch (err) { banner(err.message); }
+  }
+  void ctx;
+  await load();
+  return () => {};
+}
+
+function inviteForm(done) {
+  const email = field('Email', { type: 'email', required: true }, null, (v) => (/^[^@\s]+@[^@\s]+$/.test(v.trim()) ? '' : 'An email address.'));
+  const role = h('select', { id: 'invite-role' }, ['viewer', 'operator', 'admin', 'owner'].map((r) => h('option', { value: r }, r)));
+  const out = h('div', {});
+  const submit = h('button', { type: 'submit' }, 'Invite');
+  const form = h('form', { class: 'stack card', novalidate: true }, email.wrap, h('label', { for: 'invite-role' }, 'Role', role), submit, out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!email.check()) return;
+    act(submit, () => post('/api/users', { email: email.input.value.trim(), role: role.value }), (created) => {
+      out.replaceChildren(created.invitation ? h('p', {}, 'Send them this invitation (shown once): ', h('code', { class: 'secret' }, created.invitation)) : h('p', {}, 'Invited.'));
+      done();
+    });
+  });
+  return form;
+}
+
+function keyForm(done) {
+  const name = field('Key name', { required: true, maxlength: 100, placeholder: 'n8n flows' }, null, (v) => (v.trim() ? '' : 'Name the key after what uses it.'));
+  const scopes = ['ratelimit:check', 'stats:read', 'metrics:read', 'relay:read', 'relay:write', 'alerts:read'];
+  const boxes = scopes.map((s) => h('label', { class: 'row' }, h('input', { type: 'checkbox', value: s }), s));
+  const out = h('div', {});
+  const submit = h('button', { type: 'submit' }, 'Create key');
+  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('fieldset', {}, h('legend', {}, 'Scopes'), boxes), submit, out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!name.check()) return;
+    const chosen = boxes.map((b) => b.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
+    act(submit, () => post('/api/keys', { name: name.input.value.trim(), scopes: chosen }), (created) => {
+      out.replaceChildren(h('p', {}, 'The key, shown only now:'), h('pre', { class: 'secret' }, created.key));
+      done();
+    });
+  });
+  return form;
+}
+
+function receiverForm(done) {
+  const name = field('Name', { required: true, maxlength: 100, placeholder: 'ops Slack' }, null, (v) => (v.trim() ? '' : 'Name the target.'));
+  const kind = h('select', { id: 'receiver-kind' }, ['slack', 'n8n', 'webhook'].map((k) => h('option', { value: k }, k)));
+  const url = field('Webhook URL', { type: 'url', required: true, placeholder: 'https://hooks.slack.com/services/…' }, null,
+    (v) => (/^https?:\/\/\S+$/.test(v.trim()) ? '' : 'An http(s) URL.'));
+  const out = h('div', {});
+  const submit = h('button', { type: 'submit' }, 'Add target');
+  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('label', { for: 'receiver-kind' }, 'Kind', kind), url.wrap, submit, out);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (![name.check(), url.check()].every(Boolean)) return;
+    act(submit, () => post('/api/alerts/receivers', { name: name.input.value.trim(), kind: kind.value, url: url.input.value.trim() }), (created) => {
+      out.replaceChildren(created.signingSecret ? h('p', {}, 'Signing secret (shown once): ', h('code', { class: 'secret' }, created.signingSecret)) : h('p', {}, 'Added.'));
+      done();
+    });
+  });
+  return form;
+}
