@@ -53,13 +53,17 @@ agent: ## sentinel-agent: self-contained single-file trimmed linux-x64 (no .NET 
 	dotnet publish agent/Sentinel.Agent -c Release --no-self-contained -p:DebugType=none -o $(AGENT)/portable
 	@echo "agent: $(AGENT)/linux-x64/sentinel-agent ($$(du -h $(AGENT)/linux-x64/sentinel-agent | cut -f1)), $(AGENT)/portable (dotnet sentinel-agent.dll)"
 
-bench: stack package agent ## run the benchmarks (ratios against baselines measured in the same run; BENCH=limiter|gateway|ingest|agent|relay|detectors|coldstart for one)
+bench: stack package agent ## run the benchmarks (ratios against baselines measured in the same run; BENCH=limiter|gateway|ingest|agent|relay|detectors|dashboard|coldstart for one)
 	.ci/stack install-bench
 	dotnet build functions/Sentinel.Functions -c Release -o artifacts/bench/framework-dependent -v quiet -nologo
 	set -a && . .data/stack.env && set +a && \
 	  dotnet run --project tests/Sentinel.Benchmarks -c Release -- --package "$(CURDIR)/$(APP)" \
 	    --dll "$(CURDIR)/artifacts/bench/framework-dependent/sentinel-functions.dll" \
 	    --agent "$(CURDIR)/$(AGENT)/linux-x64/sentinel-agent" $(if $(BENCH),--only $(BENCH))
+	@if [ -z "$(BENCH)" ] || [ "$(BENCH)" = dashboard ]; then \
+	  $(MAKE) --no-print-directory dashboard >/dev/null && set -a && . .data/stack.env && set +a && \
+	  dotnet test tests/Sentinel.Functions.Tests -c Release --nologo -v quiet --filter "FullyQualifiedName~DashboardScaleTests" >/dev/null && \
+	  echo && cat artifacts/bench/dashboard.txt; fi
 
 clean: ## remove build output (keeps .data/)
 	rm -rf artifacts

@@ -31,7 +31,8 @@ export function lineChart(container, title, unit) {
 
   return {
     /** series: [{ name, points: [[unixSeconds, value], …] }] */
-    update(series) {
+    update(all) {
+      const series = all.filter((s) => s.points.length > 0);
       container.dataset.points = String(series.reduce((n, s) => n + s.points.length, 0));
       if (series.length === 0) {
         plot?.destroy(); plot = null; seriesKey = '';

@@ -59,6 +59,7 @@ async function render() {
   stop?.();
   stop = null;
   banner('');
+  delete main.dataset.ready; // set again by the page once its data is drawn (the browser tests time it)
   const [path, ...rest] = (location.hash.slice(2) || 'overview').split('/');
   if (!session.access || path === 'signin') {
     ctx.me = null;

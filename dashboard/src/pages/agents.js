@@ -69,7 +69,7 @@ const panels = [
 export async function agent(main, ctx, id) {
   let range = ranges[0];
   const facts = h('section', { class: 'card' });
-  const buttons = ranges.map((r) => h('button', { type: 'button', 'aria-pressed': String(r === range), onclick: () => { range = r; buttons.forEach((b, i) => b.setAttribute('aria-pressed', String(ranges[i] === r))); load(); } }, r.id));
+  const buttons = ranges.map((r) => h('button', { type: 'button', 'aria-pressed': String(r === range), onclick: () => { range = r; delete main.dataset.ready; buttons.forEach((b, i) => b.setAttribute('aria-pressed', String(ranges[i] === r))); load(); } }, r.id));
   const grid = h('div', { class: 'charts' });
   const charts = panels.map((p) => {
     const box = h('section', { class: 'chart', 'data-metric': p.metric });
