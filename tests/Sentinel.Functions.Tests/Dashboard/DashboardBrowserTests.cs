@@ -49,6 +49,16 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
             Assert.True(violations.Count == 0, $"{name}: {string.Join("\n", violations)}");
         }
 
+        // The dark theme (the system's preference) reads as well.
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Dark });
+        await page.GotoAsync("/#/overview");
+        await page.Locator("main[data-ready]").WaitForAsync();
+        Assert.Equal("rgb(15, 18, 23)", await page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor"));
+        var dark = await DashboardKit.AxeAsync(page);
+        Assert.True(dark.Count == 0, "dark overview: " + string.Join("\n", dark));
+        await DashboardKit.ScreenshotAsync(page, "overview-dark");
+        await page.EmulateMediaAsync(new() { ColorScheme = ColorScheme.Light });
+
         // Empty states say what to do next.
         await page.GotoAsync("/#/agents");
         await page.GetByText("No agent yet. Register one above").WaitForAsync();
@@ -202,12 +212,20 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         await page.Locator("#banner").GetByText("That email and password do not match an account.").WaitForAsync();
         await DashboardKit.ScreenshotAsync(page, "signin-error");
 
-        // Signed in, then both tokens become useless (signed out elsewhere): the next call lands on the sign-in page with a sentence.
+        // An expired access token is refreshed (rotation) without the user noticing.
         await page.GetByLabel("Password").FillAsync(GatewayClient.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
         await page.GetByRole(AriaRole.Heading, new() { Name = "Overview" }).WaitForAsync();
-        await page.EvaluateAsync("() => { sessionStorage.setItem('sentinel.access', 'expired.token.value'); sessionStorage.setItem('sentinel.refresh', 'nope'); }");
+        var refresh = await page.EvaluateAsync<string>("() => { sessionStorage.setItem('sentinel.access', 'expired.token.value'); return sessionStorage.getItem('sentinel.refresh'); }");
         await page.GotoAsync("/#/insights");
+        await page.GetByRole(AriaRole.Heading, new() { Name = "Insights" }).WaitForAsync();
+        await page.GetByText("Nothing unusual right now").WaitForAsync();
+        Assert.NotEqual(refresh, await page.EvaluateAsync<string>("() => sessionStorage.getItem('sentinel.refresh')"));
+        Assert.NotEqual("expired.token.value", await page.EvaluateAsync<string>("() => sessionStorage.getItem('sentinel.access')"));
+
+        // Both tokens useless (signed out elsewhere): the next call lands on the sign-in page with a sentence.
+        await page.EvaluateAsync("() => { sessionStorage.setItem('sentinel.access', 'expired.token.value'); sessionStorage.setItem('sentinel.refresh', 'nope'); }");
+        await page.GotoAsync("/#/gateway");
         await page.GetByText("Your session has expired. Sign in again to continue.").WaitForAsync();
         await page.GetByRole(AriaRole.Heading, new() { Name = "Sign in to Sentinel" }).WaitForAsync();
         await context.CloseAsync();
