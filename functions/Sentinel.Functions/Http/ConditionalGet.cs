@@ -33,6 +33,9 @@ internal static class ConditionalGet
             http.Response.Body = original;
         }
 
+        // Nothing written (a 404 or 405 the problem middleware fills in on the way out): leave the answer untouched.
+        if (buffer.Length == 0)
+            return;
         buffer.Position = 0;
         if (http.Response.StatusCode == StatusCodes.Status200OK && buffer.Length <= MaxBuffered
             && http.Response.ContentType?.StartsWith("application/json", StringComparison.OrdinalIgnoreCase) == true)
