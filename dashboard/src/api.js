@@ -131,4 +131,5 @@ export async function call(method, path, body, { conditional = false, anonymous 
 export const get = (path, options) => call('GET', path, undefined, options).then((r) => r.body);
 export const post = (path, body, options) => call('POST', path, body ?? {}, options).then((r) => r.body);
 export const put = (path, body) => call('PUT', path, body).then((r) => r.body);
+export const patch = (path, body) => call('PATCH', path, body).then((r) => r.body);
 export const del = (path) => call('DELETE', path).then((r) => r.body);

@@ -17,6 +17,7 @@ export async function insights(main) {
           h('h2', {}, status(i.severity), ' ', i.title),
           h('p', {}, i.message), h('p', {}, h('strong', {}, 'What to do: '), i.action),
           h('p', { class: 'muted' }, `${i.state === 'active' ? 'Active' : 'Resolved'} · first seen ${when(i.firstSeen)} · last ${when(i.lastSeen)}${i.scope === 'installation' ? ' · installation-wide' : ''}`)))));
+      main.dataset.ready = String(Date.now());
     } catch (err) { banner(err.message); }
   }
   return every(15, refresh);

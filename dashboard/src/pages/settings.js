@@ -1,4 +1,4 @@
-import { del, get, post } from '../api.js';
+import { del, get, patch, post } from '../api.js';
 import { act, banner, empty, field, h, status, table, toast, when } from '../ui.js';
 
 /** Users and roles, API keys, relay routes, notification targets (admins). */
@@ -13,7 +13,8 @@ export async function settings(main, ctx) {
     try {
       const [u, k, r, n] = await Promise.all([get('/api/users'), get('/api/keys'), get('/api/relay/routes'), get('/api/alerts/receivers')]);
       users.replaceChildren(h('h2', {}, 'Users and roles'), inviteForm(load),
-        table(['Name', 'Email', 'Role', 'State'], u.users.map((x) => [x.displayName, x.email, x.role, x.disabled ? status('offline', 'disabled') : x.invitationPending ? status('pending', 'invited') : status('online', 'active')]), { caption: 'Users' }));
+        table(['Name', 'Email', 'Role', 'State'], u.users.map((x) => [x.displayName, x.email, roleSelect(x, load),
+          x.disabled ? status('offline', 'disabled') : x.invitationPending ? status('pending', 'invited') : status('online', 'active')]), { caption: 'Users' }));
       keys.replaceChildren(h('h2', {}, 'API keys'), keyForm(load), k.apiKeys.length === 0 ? empty('No API key yet. Create one for a script or an n8n flow; it is shown once.')
         : table(['Name', 'Prefix', 'Scopes', 'Created', ''], k.apiKeys.map((x) => [x.name, h('code', {}, x.prefix), x.scopes.join(', '), when(x.createdAt),
           x.revokedAt ? status('revoked') : h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Revoke the key “${x.name}”? Anything using it stops working.`) && act(e.target, () => del(`/api/keys/${x.id}`), load) }, 'Revoke')]),
@@ -33,6 +34,14 @@ export async function settings(main, ctx) {
   void ctx;
   await load();
   return () => {};
+}
+
+/** A user's role, changed in place (the API refuses what would leave the team without an owner, in a sentence). */
+function roleSelect(user, done) {
+  const select = h('select', { 'aria-label': `Role of ${user.email}` }, ['viewer', 'operator', 'admin', 'owner'].map((r) => h('option', { value: r, selected: r === user.role }, r)));
+  select.addEventListener('change', () => act(select, () => patch(`/api/users/${user.id}`, { role: select.value }),
+    () => { toast(`${user.email} is now ${select.value}.`); done(); }).then((r) => { if (r === undefined) select.value = user.role; }));
+  return select;
 }
 
 function inviteForm(done) {
@@ -73,16 +82,32 @@ function keyForm(done) {
 
 function receiverForm(done) {
   const name = field('Name', { required: true, maxlength: 100, placeholder: 'ops Slack' }, null, (v) => (v.trim() ? '' : 'Name the target.'));
-  const kind = h('select', { id: 'receiver-kind' }, ['slack', 'n8n', 'webhook'].map((k) => h('option', { value: k }, k)));
-  const url = field('Webhook URL', { type: 'url', required: true, placeholder: 'https://hooks.slack.com/services/…' }, null,
-    (v) => (/^https?:\/\/\S+$/.test(v.trim()) ? '' : 'An http(s) URL.'));
+  const kind = h('select', { id: 'receiver-kind' }, [['slack', 'Slack-compatible webhook'], ['n8n', 'n8n webhook'], ['webhook', 'Webhook (Alertmanager JSON)'], ['chatwoot', 'Chatwoot private note']]
+    .map(([k, label]) => h('option', { value: k }, label)));
+  const url = field('Webhook URL', { type: 'url', placeholder: 'https://hooks.slack.com/services/…' }, null,
+    (v) => (kind.value === 'chatwoot' || /^https?:\/\/\S+$/.test(v.trim()) ? '' : 'An http(s) URL.'));
+  const instance = field('Relay route (instance)', { placeholder: 'vendas' }, 'its Chatwoot account posts the note',
+    (v) => (kind.value !== 'chatwoot' || v.trim() ? '' : 'The instance whose relay route has the Chatwoot account.'));
+  const conversation = field('Chatwoot conversation id', { inputmode: 'numeric', placeholder: '42' }, 'the conversation your team watches for alerts',
+    (v) => (kind.value !== 'chatwoot' || /^[1-9]\d*$/.test(v.trim()) ? '' : 'A conversation number, e.g. 42.'));
+  const sync = () => {
+    const chatwoot = kind.value === 'chatwoot';
+    url.wrap.hidden = chatwoot;
+    instance.wrap.hidden = !chatwoot;
+    conversation.wrap.hidden = !chatwoot;
+  };
+  kind.addEventListener('change', sync);
+  sync();
   const out = h('div', {});
   const submit = h('button', { type: 'submit' }, 'Add target');
-  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('label', { for: 'receiver-kind' }, 'Kind', kind), url.wrap, submit, out);
+  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('label', { for: 'receiver-kind' }, 'Kind', kind), url.wrap, instance.wrap, conversation.wrap, submit, out);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    if (![name.check(), url.check()].every(Boolean)) return;
-    act(submit, () => post('/api/alerts/receivers', { name: name.input.value.trim(), kind: kind.value, url: url.input.value.trim() }), (created) => {
+    if (![name.check(), url.check(), instance.check(), conversation.check()].every(Boolean)) return;
+    const body = kind.value === 'chatwoot'
+      ? { name: name.input.value.trim(), kind: 'chatwoot', chatwootInstance: instance.input.value.trim(), chatwootConversationId: Number(conversation.input.value) }
+      : { name: name.input.value.trim(), kind: kind.value, url: url.input.value.trim() };
+    act(submit, () => post('/api/alerts/receivers', body), (created) => {
       out.replaceChildren(created.signingSecret ? h('p', {}, 'Signing secret (shown once): ', h('code', { class: 'secret' }, created.signingSecret)) : h('p', {}, 'Added.'));
       done();
     });

@@ -156,7 +156,10 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         await RelayKit.WaitUntilAsync(async () => await kit.Relay.CountAsync("select count(*) from relay_deliveries where instance = $1 and state = 'dead'", instance) == 1,
             TimeSpan.FromSeconds(20), "the delivery dead-lettered by 410");
         kit.Relay.Stack.Behaviors["n8n"] = Behavior.Ok;
-        // 410 disabled the target; saving the route enables it again, so the replay can be delivered.
+        // 410 disabled the target (just after the delivery died); saving the route enables it again, so the replay can be delivered.
+        await RelayKit.WaitUntilAsync(async () => (await kit.Host.Client.SendAsync(HttpMethod.Get, $"/api/relay/routes/{instance}", null, kit.Owner)).Body
+            .GetProperty("targets").EnumerateArray().Any(t => t.GetProperty("target").GetString() == "n8n" && t.GetProperty("disabledAt").ValueKind == System.Text.Json.JsonValueKind.String),
+            TimeSpan.FromSeconds(20), "the n8n target disabled by 410");
         var (saved, savedBody, _) = await kit.Relay.Host.Client.SendAsync(HttpMethod.Put, $"/api/relay/routes/{instance}", kit.Relay.Route(instance, chatwoot: false), kit.Owner);
         Assert.True(saved == HttpStatusCode.OK, savedBody.ToString());
 
@@ -218,8 +221,8 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         await page.GetByRole(AriaRole.Heading, new() { Name = "Overview" }).WaitForAsync();
         var refresh = await page.EvaluateAsync<string>("() => { sessionStorage.setItem('sentinel.access', 'expired.token.value'); return sessionStorage.getItem('sentinel.refresh'); }");
         await page.GotoAsync("/#/insights");
-        await page.GetByRole(AriaRole.Heading, new() { Name = "Insights" }).WaitForAsync();
-        await page.GetByText("Nothing unusual right now").WaitForAsync();
+        await page.Locator("main[data-ready]").WaitForAsync(); // the insights were read with a refreshed token
+        Assert.Equal("", await page.Locator("#banner").TextContentAsync());
         Assert.NotEqual(refresh, await page.EvaluateAsync<string>("() => sessionStorage.getItem('sentinel.refresh')"));
         Assert.NotEqual("expired.token.value", await page.EvaluateAsync<string>("() => sessionStorage.getItem('sentinel.access')"));
 
@@ -229,5 +232,48 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         await page.GetByText("Your session has expired. Sign in again to continue.").WaitForAsync();
         await page.GetByRole(AriaRole.Heading, new() { Name = "Sign in to Sentinel" }).WaitForAsync();
         await context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task Settings_ChangeARole_RefuseLeavingNoOwner_AndAddAChatwootTarget()
+    {
+        var (token, _, _, _) = await kit.Host.Client.SignupAsync();
+        var owner = GatewayClient.Bearer(token);
+        var (_, me, _) = await kit.Host.Client.SendAsync(HttpMethod.Get, "/api/auth/me", null, owner);
+        var ownerEmail = me.GetProperty("user").GetProperty("email").GetString()!;
+        var colleague = GatewayClient.Email();
+        await kit.Host.Client.SendAsync(HttpMethod.Post, "/api/users", new { email = colleague, role = "viewer", password = GatewayClient.Password }, owner);
+        var instance = RelayKit.NewInstance();
+        var (routeStatus, _, _) = await kit.Host.Client.SendAsync(HttpMethod.Post, "/api/relay/routes", kit.Relay.Route(instance), owner);
+        Assert.Equal(HttpStatusCode.Created, routeStatus);
+
+        var page = await kit.SignInAsync(ownerEmail);
+        await page.GotoAsync("/#/settings");
+        await page.GetByLabel($"Role of {colleague}").SelectOptionAsync("operator");
+        await page.GetByText($"{colleague} is now operator.").WaitForAsync();
+        var (_, users, _) = await kit.Host.Client.SendAsync(HttpMethod.Get, "/api/users", null, owner);
+        Assert.Equal("operator", users.GetProperty("users").EnumerateArray().Single(u => u.GetProperty("email").GetString() == colleague).GetProperty("role").GetString());
+
+        // The only owner cannot demote themself: the API's refusal, as a sentence, and the select goes back.
+        await page.GetByLabel($"Role of {ownerEmail}").SelectOptionAsync("viewer");
+        await page.Locator("#banner").GetByText("owner").WaitForAsync();
+        Assert.Equal("owner", await page.GetByLabel($"Role of {ownerEmail}").InputValueAsync());
+
+        await page.GetByLabel("Kind").SelectOptionAsync("chatwoot");
+        Assert.False(await page.GetByLabel("Webhook URL").IsVisibleAsync());
+        await page.GetByLabel("Name", new() { Exact = true }).Last.FillAsync("team inbox");
+        await page.GetByLabel("Relay route (instance)").FillAsync(instance);
+        await page.GetByLabel("Chatwoot conversation id").FillAsync("x");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add target" }).ClickAsync();
+        await page.GetByText("A conversation number, e.g. 42.").WaitForAsync();
+        await page.GetByLabel("Chatwoot conversation id").FillAsync("42");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add target" }).ClickAsync();
+        await page.GetByRole(AriaRole.Cell, new() { Name = "team inbox" }).WaitForAsync();
+        var (_, receivers, _) = await kit.Host.Client.SendAsync(HttpMethod.Get, "/api/alerts/receivers", null, owner);
+        var added = Assert.Single(receivers.GetProperty("receivers").EnumerateArray());
+        Assert.Equal("chatwoot", added.GetProperty("kind").GetString());
+        Assert.Equal(42, added.GetProperty("chatwootConversationId").GetInt64());
+        await DashboardKit.ScreenshotAsync(page, "settings-edited");
+        await page.Context.CloseAsync();
     }
 }
