@@ -1,13 +1,22 @@
 import { del, get, patch, post } from '../api.js';
 import { act, banner, empty, field, h, status, table, toast, when } from '../ui.js';
 
+let reveal = () => {};
+
 /** Users and roles, API keys, relay routes, notification targets (admins). */
 export async function settings(main, ctx) {
   const users = h('section', {});
   const keys = h('section', {});
   const routes = h('section', {});
   const receivers = h('section', {});
-  main.append(h('h1', {}, 'Settings'), users, keys, routes, receivers);
+  // What a form shows once (a key, a secret, an invitation) stays here while the lists below are reloaded.
+  const notice = h('section', { class: 'card notice', hidden: true, 'aria-live': 'polite', tabindex: '-1' });
+  reveal = (...children) => {
+    notice.replaceChildren(...children, h('p', {}, h('button', { type: 'button', onclick: () => { notice.hidden = true; } }, 'Done, I saved it')));
+    notice.hidden = false;
+    notice.focus();
+  };
+  main.append(h('h1', {}, 'Settings'), notice, users, keys, routes, receivers);
 
   async function load() {
     try {
@@ -19,10 +28,12 @@ export async function settings(main, ctx) {
         : table(['Name', 'Prefix', 'Scopes', 'Created', ''], k.apiKeys.map((x) => [x.name, h('code', {}, x.prefix), x.scopes.join(', '), when(x.createdAt),
           x.revokedAt ? status('revoked') : h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Revoke the key “${x.name}”? Anything using it stops working.`) && act(e.target, () => del(`/api/keys/${x.id}`), load) }, 'Revoke')]),
         { caption: 'API keys' }));
-      routes.replaceChildren(h('h2', {}, 'Relay routes'), r.routes.length === 0
-        ? empty('No relay route. Create one with POST /api/relay/routes (see docs/relay.md); its webhook URLs then appear here to paste into Evolution and Chatwoot.')
-        : table(['Instance', 'Targets', 'Evolution webhook URL', 'Chatwoot webhook URL'], r.routes.map((x) => [x.instance, x.targets.map((t) => t.name ?? t.target).join(', '), h('code', {}, x.evolutionWebhookUrl), x.chatwootWebhookUrl ? h('code', {}, x.chatwootWebhookUrl) : '—']),
-          { caption: 'Relay routes' }));
+      routes.replaceChildren(h('h2', {}, 'Relay routes'), routeForm(load), r.routes.length === 0
+        ? empty('No relay route. Add one above for each Evolution instance; its webhook URLs then appear here to paste into Evolution and Chatwoot.')
+        : table(['Instance', 'Targets', 'Evolution webhook URL', 'Chatwoot webhook URL', ''], r.routes.map((x) => [x.instance, x.targets.map((t) => t.name ?? t.target).join(', '),
+          h('code', {}, x.evolutionWebhookUrl), x.chatwootWebhookUrl ? h('code', {}, x.chatwootWebhookUrl) : '—',
+          h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Delete the route for “${x.instance}”? Its webhooks will be refused.`) && act(e.target, () => del(`/api/relay/routes/${encodeURIComponent(x.instance)}`), load) }, 'Delete')]),
+        { caption: 'Relay routes' }));
       receivers.replaceChildren(h('h2', {}, 'Notification targets'), receiverForm(load), n.receivers.length === 0
         ? empty('No notification target: alerts are shown here but sent nowhere. Add an n8n or Slack webhook above.')
         : table(['Name', 'Kind', 'Where', 'Group by', ''], n.receivers.map((x) => [x.name, x.kind, x.url || `Chatwoot ${x.chatwootInstance} #${x.chatwootConversationId}`, x.groupBy.join(', '),
@@ -47,14 +58,13 @@ function roleSelect(user, done) {
 function inviteForm(done) {
   const email = field('Email', { type: 'email', required: true }, null, (v) => (/^[^@\s]+@[^@\s]+$/.test(v.trim()) ? '' : 'An email address.'));
   const role = h('select', { id: 'invite-role' }, ['viewer', 'operator', 'admin', 'owner'].map((r) => h('option', { value: r }, r)));
-  const out = h('div', {});
   const submit = h('button', { type: 'submit' }, 'Invite');
-  const form = h('form', { class: 'stack card', novalidate: true }, email.wrap, h('label', { for: 'invite-role' }, 'Role', role), submit, out);
+  const form = h('form', { class: 'stack card', novalidate: true }, email.wrap, h('label', { for: 'invite-role' }, 'Role', role), submit);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!email.check()) return;
     act(submit, () => post('/api/users', { email: email.input.value.trim(), role: role.value }), (created) => {
-      out.replaceChildren(created.invitation ? h('p', {}, 'Send them this invitation (shown once): ', h('code', { class: 'secret' }, created.invitation)) : h('p', {}, 'Invited.'));
+      reveal(created.invitation ? h('p', {}, 'Send them this invitation (shown once): ', h('code', { class: 'secret' }, created.invitation)) : h('p', {}, 'Invited.'));
       done();
     });
   });
@@ -65,15 +75,52 @@ function keyForm(done) {
   const name = field('Key name', { required: true, maxlength: 100, placeholder: 'n8n flows' }, null, (v) => (v.trim() ? '' : 'Name the key after what uses it.'));
   const scopes = ['ratelimit:check', 'stats:read', 'metrics:read', 'relay:read', 'relay:write', 'alerts:read'];
   const boxes = scopes.map((s) => h('label', { class: 'row' }, h('input', { type: 'checkbox', value: s }), s));
-  const out = h('div', {});
   const submit = h('button', { type: 'submit' }, 'Create key');
-  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('fieldset', {}, h('legend', {}, 'Scopes'), boxes), submit, out);
+  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('fieldset', {}, h('legend', {}, 'Scopes'), boxes), submit);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!name.check()) return;
     const chosen = boxes.map((b) => b.querySelector('input')).filter((i) => i.checked).map((i) => i.value);
     act(submit, () => post('/api/keys', { name: name.input.value.trim(), scopes: chosen }), (created) => {
-      out.replaceChildren(h('p', {}, 'The key, shown only now:'), h('pre', { class: 'secret' }, created.key));
+      reveal(h('p', {}, 'The key, shown only now:'), h('pre', { class: 'secret' }, created.key));
+      done();
+    });
+  });
+  return form;
+}
+
+/** A relay route for one Evolution instance: where its messages go (n8n, Chatwoot) and how its webhooks authenticate. */
+function routeForm(done) {
+  const url = (v, required) => (!v.trim() && !required) || /^https?:\/\/\S+$/.test(v.trim()) ? '' : 'An http(s) URL.';
+  const f = {
+    instance: field('Instance', { required: true, maxlength: 100, placeholder: 'vendas' }, 'the Evolution instance name', (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v.trim()) ? '' : 'Letters, digits, dots, dashes or underscores.')),
+    evolutionUrl: field('Evolution base URL', { type: 'url', placeholder: 'https://evolution.example.com' }, null, (v) => url(v, true)),
+    evolutionKey: field('Evolution API key', { type: 'password', autocomplete: 'off' }, 'the instance token replies are sent with', (v) => (v.trim() ? '' : 'Needed to send replies.')),
+    jwtKey: field('Webhook JWT key', { type: 'password', autocomplete: 'off' }, 'the jwt_key set on the instance\'s webhook (16+ characters)', (v) => (v.trim().length >= 16 ? '' : 'At least 16 characters.')),
+    n8n: field('n8n webhook URL', { type: 'url', placeholder: 'https://n8n.example.com/webhook/whatsapp' }, 'optional: the bot', (v) => url(v, false)),
+    chatwootUrl: field('Chatwoot base URL', { type: 'url', placeholder: 'https://chatwoot.example.com' }, 'optional: the human team', (v) => url(v, false)),
+    account: field('Chatwoot account id', { inputmode: 'numeric' }, null, (v) => (!f.chatwootUrl.input.value.trim() || /^[1-9]\d*$/.test(v.trim()) ? '' : 'A number.')),
+    inbox: field('Chatwoot inbox id', { inputmode: 'numeric' }, null, (v) => (!f.chatwootUrl.input.value.trim() || /^[1-9]\d*$/.test(v.trim()) ? '' : 'A number.')),
+    token: field('Chatwoot API token', { type: 'password', autocomplete: 'off' }, null, (v) => (!f.chatwootUrl.input.value.trim() || v.trim() ? '' : 'Needed to post into Chatwoot.')),
+    secret: field('Chatwoot webhook secret', { type: 'password', autocomplete: 'off' }, null, (v) => (!f.chatwootUrl.input.value.trim() || v.trim() ? '' : 'Needed to check Chatwoot\'s signatures.')),
+  };
+  const submit = h('button', { type: 'submit' }, 'Add route');
+  const form = h('form', { class: 'stack card', novalidate: true }, h('h3', {}, 'Add a route'), Object.values(f).map((x) => x.wrap), submit);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    if (!Object.values(f).map((x) => x.check()).every(Boolean)) return;
+    const v = (x) => x.input.value.trim();
+    const body = {
+      instance: v(f.instance),
+      auth: { mode: 'jwt', jwtKey: v(f.jwtKey) },
+      evolution: { baseUrl: v(f.evolutionUrl), apiKey: v(f.evolutionKey) },
+      n8n: v(f.n8n) ? { url: v(f.n8n) } : null,
+      chatwoot: v(f.chatwootUrl) ? { baseUrl: v(f.chatwootUrl), accountId: Number(v(f.account)), inboxId: Number(v(f.inbox)), apiToken: v(f.token), webhookSecret: v(f.secret) } : null,
+    };
+    act(submit, () => post('/api/relay/routes', body), (created) => {
+      reveal(h('p', {}, 'Paste into the instance\'s webhook: ', h('code', {}, created.route.evolutionWebhookUrl)),
+        created.n8nSigningSecret ? h('p', {}, 'n8n signing secret (shown once): ', h('code', { class: 'secret' }, created.n8nSigningSecret)) : null);
+      for (const x of Object.values(f)) x.input.value = '';
       done();
     });
   });
@@ -98,9 +145,8 @@ function receiverForm(done) {
   };
   kind.addEventListener('change', sync);
   sync();
-  const out = h('div', {});
   const submit = h('button', { type: 'submit' }, 'Add target');
-  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('label', { for: 'receiver-kind' }, 'Kind', kind), url.wrap, instance.wrap, conversation.wrap, submit, out);
+  const form = h('form', { class: 'stack card', novalidate: true }, name.wrap, h('label', { for: 'receiver-kind' }, 'Kind', kind), url.wrap, instance.wrap, conversation.wrap, submit);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (![name.check(), url.check(), instance.check(), conversation.check()].every(Boolean)) return;
@@ -108,7 +154,7 @@ function receiverForm(done) {
       ? { name: name.input.value.trim(), kind: 'chatwoot', chatwootInstance: instance.input.value.trim(), chatwootConversationId: Number(conversation.input.value) }
       : { name: name.input.value.trim(), kind: kind.value, url: url.input.value.trim() };
     act(submit, () => post('/api/alerts/receivers', body), (created) => {
-      out.replaceChildren(created.signingSecret ? h('p', {}, 'Signing secret (shown once): ', h('code', { class: 'secret' }, created.signingSecret)) : h('p', {}, 'Added.'));
+      reveal(created.signingSecret ? h('p', {}, 'Signing secret (shown once): ', h('code', { class: 'secret' }, created.signingSecret)) : h('p', {}, 'Added.'));
       done();
     });
   });

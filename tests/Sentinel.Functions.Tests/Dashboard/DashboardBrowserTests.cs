@@ -260,7 +260,7 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         Assert.Equal("owner", await page.GetByLabel($"Role of {ownerEmail}").InputValueAsync());
 
         await page.GetByLabel("Kind").SelectOptionAsync("chatwoot");
-        Assert.False(await page.GetByLabel("Webhook URL").IsVisibleAsync());
+        Assert.False(await page.GetByLabel("Webhook URL", new() { Exact = true }).IsVisibleAsync());
         await page.GetByLabel("Name", new() { Exact = true }).Last.FillAsync("team inbox");
         await page.GetByLabel("Relay route (instance)").FillAsync(instance);
         await page.GetByLabel("Chatwoot conversation id").FillAsync("x");
@@ -273,6 +273,26 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         var added = Assert.Single(receivers.GetProperty("receivers").EnumerateArray());
         Assert.Equal("chatwoot", added.GetProperty("kind").GetString());
         Assert.Equal(42, added.GetProperty("chatwootConversationId").GetInt64());
+
+        // A relay route from the form: refused field by field until complete, then listed with the URL to paste into Evolution.
+        var routed = RelayKit.NewInstance();
+        await page.GetByLabel("Instance", new() { Exact = true }).FillAsync(routed);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add route" }).ClickAsync();
+        await page.GetByText("Needed to send replies.").WaitForAsync();
+        await page.GetByLabel("Evolution base URL").FillAsync(kit.Relay.Stack.BaseUrl + "/evolution");
+        await page.GetByLabel("Evolution API key").FillAsync("evolution-instance-token");
+        await page.GetByLabel("Webhook JWT key").FillAsync(RelayKit.JwtKey);
+        await page.GetByLabel("n8n webhook URL").FillAsync(kit.Relay.Stack.BaseUrl + "/n8n/webhook/whatsapp");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Add route" }).ClickAsync();
+        await page.GetByText("n8n signing secret (shown once)").WaitForAsync();
+        await page.GetByRole(AriaRole.Table, new() { Name = "Relay routes" }).GetByRole(AriaRole.Cell, new() { Name = routed, Exact = true }).WaitForAsync();
+        Assert.True(await page.Locator(".notice").GetByText("n8n signing secret (shown once)").IsVisibleAsync()); // still there after the lists reloaded
+        var (routeStatus2, route, _) = await kit.Host.Client.SendAsync(HttpMethod.Get, $"/api/relay/routes/{routed}", null, owner);
+        Assert.Equal(HttpStatusCode.OK, routeStatus2);
+        Assert.Contains(route.GetProperty("targets").EnumerateArray(), t => t.GetProperty("target").GetString() == "n8n");
+        // It works: an Evolution webhook signed with that JWT key is accepted and relayed.
+        var relayed = await kit.Relay.PostEvolutionAsync(routed, RelayKit.Payload("evolution-text.json", routed, keyId: "FORM-1", text: "from the form"));
+        Assert.Equal(HttpStatusCode.OK, relayed.Status);
         await DashboardKit.ScreenshotAsync(page, "settings-edited");
         await page.Context.CloseAsync();
     }
