@@ -1,4 +1,4 @@
-import { del, get, patch, post } from '../api.js';
+import { del, get, patch, post, put } from '../api.js';
 import { act, banner, empty, field, h, status, table, toast, when } from '../ui.js';
 
 let reveal = () => {};
@@ -28,11 +28,13 @@ export async function settings(main, ctx) {
         : table(['Name', 'Prefix', 'Scopes', 'Created', ''], k.apiKeys.map((x) => [x.name, h('code', {}, x.prefix), x.scopes.join(', '), when(x.createdAt),
           x.revokedAt ? status('revoked') : h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Revoke the key “${x.name}”? Anything using it stops working.`) && act(e.target, () => del(`/api/keys/${x.id}`), load) }, 'Revoke')]),
         { caption: 'API keys' }));
-      routes.replaceChildren(h('h2', {}, 'Relay routes'), routeForm(load), r.routes.length === 0
+      const routeEditor = h('div', {});
+      routes.replaceChildren(h('h2', {}, 'Relay routes'), routeEditor, routeForm(load), r.routes.length === 0
         ? empty('No relay route. Add one above for each Evolution instance; its webhook URLs then appear here to paste into Evolution and Chatwoot.')
         : table(['Instance', 'Targets', 'Evolution webhook URL', 'Chatwoot webhook URL', ''], r.routes.map((x) => [x.instance, x.targets.map((t) => t.name ?? t.target).join(', '),
           h('code', {}, x.evolutionWebhookUrl), x.chatwootWebhookUrl ? h('code', {}, x.chatwootWebhookUrl) : '—',
-          h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Delete the route for “${x.instance}”? Its webhooks will be refused.`) && act(e.target, () => del(`/api/relay/routes/${encodeURIComponent(x.instance)}`), load) }, 'Delete')]),
+          h('div', { class: 'row' }, h('button', { type: 'button', onclick: () => { routeEditor.replaceChildren(routeForm(load, x)); routeEditor.querySelector('input:not([disabled])')?.focus(); } }, 'Edit'),
+            h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Delete the route for “${x.instance}”? Its webhooks will be refused.`) && act(e.target, () => del(`/api/relay/routes/${encodeURIComponent(x.instance)}`), load) }, 'Delete'))]),
         { caption: 'Relay routes' }));
       receivers.replaceChildren(h('h2', {}, 'Notification targets'), receiverForm(load), n.receivers.length === 0
         ? empty('No notification target: alerts are shown here but sent nowhere. Add an n8n or Slack webhook above.')
@@ -89,38 +91,50 @@ function keyForm(done) {
   return form;
 }
 
-/** A relay route for one Evolution instance: where its messages go (n8n, Chatwoot) and how its webhooks authenticate. */
-function routeForm(done) {
+/** A relay route for one Evolution instance: where its messages go (n8n, Chatwoot) and how its webhooks authenticate.
+ * Editing one leaves secrets empty: what is left empty keeps its stored value (the API's rule), and saving re-enables a
+ * target a 410 disabled. */
+function routeForm(done, existing) {
+  if (existing?.targets.some((t) => t.target === 'botpress')) {
+    return empty(`The route for ${existing.instance} has a Botpress target, which this form does not edit; change it with PUT /api/relay/routes/${existing.instance}.`);
+  }
+  const target = (name) => existing?.targets.find((t) => t.target === name);
+  const keep = existing ? 'leave empty to keep the stored one' : null;
   const url = (v, required) => (!v.trim() && !required) || /^https?:\/\/\S+$/.test(v.trim()) ? '' : 'An http(s) URL.';
+  const secretOk = (v, message) => (existing || v.trim() ? '' : message);
+  const chatwootOn = () => Boolean(f.chatwootUrl.input.value.trim());
   const f = {
-    instance: field('Instance', { required: true, maxlength: 100, placeholder: 'vendas' }, 'the Evolution instance name', (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v.trim()) ? '' : 'Letters, digits, dots, dashes or underscores.')),
-    evolutionUrl: field('Evolution base URL', { type: 'url', placeholder: 'https://evolution.example.com' }, null, (v) => url(v, true)),
-    evolutionKey: field('Evolution API key', { type: 'password', autocomplete: 'off' }, 'the instance token replies are sent with', (v) => (v.trim() ? '' : 'Needed to send replies.')),
-    jwtKey: field('Webhook JWT key', { type: 'password', autocomplete: 'off' }, 'the jwt_key set on the instance\'s webhook (16+ characters)', (v) => (v.trim().length >= 16 ? '' : 'At least 16 characters.')),
-    n8n: field('n8n webhook URL', { type: 'url', placeholder: 'https://n8n.example.com/webhook/whatsapp' }, 'optional: the bot', (v) => url(v, false)),
-    chatwootUrl: field('Chatwoot base URL', { type: 'url', placeholder: 'https://chatwoot.example.com' }, 'optional: the human team', (v) => url(v, false)),
-    account: field('Chatwoot account id', { inputmode: 'numeric' }, null, (v) => (!f.chatwootUrl.input.value.trim() || /^[1-9]\d*$/.test(v.trim()) ? '' : 'A number.')),
-    inbox: field('Chatwoot inbox id', { inputmode: 'numeric' }, null, (v) => (!f.chatwootUrl.input.value.trim() || /^[1-9]\d*$/.test(v.trim()) ? '' : 'A number.')),
-    token: field('Chatwoot API token', { type: 'password', autocomplete: 'off' }, null, (v) => (!f.chatwootUrl.input.value.trim() || v.trim() ? '' : 'Needed to post into Chatwoot.')),
-    secret: field('Chatwoot webhook secret', { type: 'password', autocomplete: 'off' }, null, (v) => (!f.chatwootUrl.input.value.trim() || v.trim() ? '' : 'Needed to check Chatwoot\'s signatures.')),
+    instance: field('Instance', { required: true, maxlength: 100, placeholder: 'vendas', value: existing?.instance, disabled: Boolean(existing) }, 'the Evolution instance name',
+      (v) => (/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(v.trim()) ? '' : 'Letters, digits, dots, dashes or underscores.')),
+    evolutionUrl: field('Evolution base URL', { type: 'url', placeholder: 'https://evolution.example.com', value: target('evolution')?.url }, null, (v) => url(v, true)),
+    evolutionKey: field('Evolution API key', { type: 'password', autocomplete: 'off' }, keep ?? 'the instance token replies are sent with', (v) => secretOk(v, 'Needed to send replies.')),
+    jwtKey: field('Webhook JWT key', { type: 'password', autocomplete: 'off' }, keep ?? 'the jwt_key set on the instance\'s webhook (16+ characters)',
+      (v) => ((existing && !v.trim()) || v.trim().length >= 16 ? '' : 'At least 16 characters.')),
+    n8n: field('n8n webhook URL', { type: 'url', placeholder: 'https://n8n.example.com/webhook/whatsapp', value: target('n8n')?.url }, 'optional: the bot', (v) => url(v, false)),
+    chatwootUrl: field('Chatwoot base URL', { type: 'url', placeholder: 'https://chatwoot.example.com', value: target('chatwoot')?.url }, 'optional: the human team', (v) => url(v, false)),
+    account: field('Chatwoot account id', { inputmode: 'numeric', value: target('chatwoot')?.accountId }, null, (v) => (!chatwootOn() || /^[1-9]\d*$/.test(v.trim()) ? '' : 'A number.')),
+    inbox: field('Chatwoot inbox id', { inputmode: 'numeric', value: target('chatwoot')?.inboxId }, null, (v) => (!chatwootOn() || /^[1-9]\d*$/.test(v.trim()) ? '' : 'A number.')),
+    token: field('Chatwoot API token', { type: 'password', autocomplete: 'off' }, keep, (v) => (!chatwootOn() || target('chatwoot') || v.trim() ? '' : 'Needed to post into Chatwoot.')),
+    secret: field('Chatwoot webhook secret', { type: 'password', autocomplete: 'off' }, keep, (v) => (!chatwootOn() || target('chatwoot') || v.trim() ? '' : 'Needed to check Chatwoot\'s signatures.')),
   };
-  const submit = h('button', { type: 'submit' }, 'Add route');
-  const form = h('form', { class: 'stack card', novalidate: true }, h('h3', {}, 'Add a route'), Object.values(f).map((x) => x.wrap), submit);
+  const submit = h('button', { type: 'submit', class: existing ? 'primary' : null }, existing ? 'Save route' : 'Add route');
+  const form = h('form', { class: 'stack card', novalidate: true }, h('h3', {}, existing ? `Edit ${existing.instance}` : 'Add a route'), Object.values(f).map((x) => x.wrap),
+    h('div', { class: 'row' }, submit, existing ? h('button', { type: 'button', onclick: () => form.remove() }, 'Cancel') : null));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     if (!Object.values(f).map((x) => x.check()).every(Boolean)) return;
-    const v = (x) => x.input.value.trim();
+    const v = (x) => x.input.value.trim() || undefined;
     const body = {
       instance: v(f.instance),
-      auth: { mode: 'jwt', jwtKey: v(f.jwtKey) },
+      auth: existing ? { mode: existing.auth, jwtKey: v(f.jwtKey), headerName: existing.headerName ?? undefined } : { mode: 'jwt', jwtKey: v(f.jwtKey) },
+      bot: existing?.bot ?? undefined,
       evolution: { baseUrl: v(f.evolutionUrl), apiKey: v(f.evolutionKey) },
       n8n: v(f.n8n) ? { url: v(f.n8n) } : null,
       chatwoot: v(f.chatwootUrl) ? { baseUrl: v(f.chatwootUrl), accountId: Number(v(f.account)), inboxId: Number(v(f.inbox)), apiToken: v(f.token), webhookSecret: v(f.secret) } : null,
     };
-    act(submit, () => post('/api/relay/routes', body), (created) => {
-      reveal(h('p', {}, 'Paste into the instance\'s webhook: ', h('code', {}, created.route.evolutionWebhookUrl)),
-        created.n8nSigningSecret ? h('p', {}, 'n8n signing secret (shown once): ', h('code', { class: 'secret' }, created.n8nSigningSecret)) : null);
-      for (const x of Object.values(f)) x.input.value = '';
+    act(submit, () => (existing ? put(`/api/relay/routes/${encodeURIComponent(existing.instance)}`, body) : post('/api/relay/routes', body)), (saved) => {
+      reveal(h('p', {}, existing ? `Route ${existing.instance} saved. ` : 'Paste into the instance\'s webhook: ', h('code', {}, saved.route.evolutionWebhookUrl)),
+        saved.n8nSigningSecret && !existing ? h('p', {}, 'n8n signing secret (shown once): ', h('code', { class: 'secret' }, saved.n8nSigningSecret)) : null);
       done();
     });
   });

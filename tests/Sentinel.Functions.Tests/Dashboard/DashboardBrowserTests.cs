@@ -209,9 +209,12 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         var context = await kit.Browser.NewContextAsync(new() { BaseURL = kit.Host.BaseAddress.ToString() });
         var page = await context.NewPageAsync();
         await page.GotoAsync("/#/signin");
-        await page.GetByLabel("Email").FillAsync(kit.OwnerEmail);
-        await page.GetByLabel("Password").FillAsync("not the password");
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
+        // Keyboard only: the email field has the focus; Tab to the password; Enter submits.
+        await page.WaitForFunctionAsync("() => document.activeElement && document.activeElement.type === 'email'");
+        await page.Keyboard.TypeAsync(kit.OwnerEmail);
+        await page.Keyboard.PressAsync("Tab");
+        await page.Keyboard.TypeAsync("not the password");
+        await page.Keyboard.PressAsync("Enter");
         await page.Locator("#banner").GetByText("That email and password do not match an account.").WaitForAsync();
         await DashboardKit.ScreenshotAsync(page, "signin-error");
 
@@ -293,6 +296,19 @@ public sealed class DashboardBrowserTests(DashboardKit kit) : IClassFixture<Dash
         // It works: an Evolution webhook signed with that JWT key is accepted and relayed.
         var relayed = await kit.Relay.PostEvolutionAsync(routed, RelayKit.Payload("evolution-text.json", routed, keyId: "FORM-1", text: "from the form"));
         Assert.Equal(HttpStatusCode.OK, relayed.Status);
+
+        // Edited: the n8n URL changes, the secrets left empty keep their stored values (the JWT key still verifies).
+        var routeRow = page.GetByRole(AriaRole.Table, new() { Name = "Relay routes" }).GetByRole(AriaRole.Row).Filter(new() { HasText = routed });
+        await routeRow.GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
+        var editor = page.Locator("form").Filter(new() { HasText = $"Edit {routed}" });
+        Assert.Equal(kit.Relay.Stack.BaseUrl + "/evolution", await editor.GetByLabel("Evolution base URL").InputValueAsync());
+        await editor.GetByLabel("n8n webhook URL").FillAsync(kit.Relay.Stack.BaseUrl + "/n8n/webhook/edited");
+        await editor.GetByRole(AriaRole.Button, new() { Name = "Save route" }).ClickAsync();
+        await page.Locator(".notice").GetByText($"Route {routed} saved.").WaitForAsync();
+        var (_, edited, _) = await kit.Host.Client.SendAsync(HttpMethod.Get, $"/api/relay/routes/{routed}", null, owner);
+        Assert.EndsWith("/n8n/webhook/edited", edited.GetProperty("targets").EnumerateArray().Single(t => t.GetProperty("target").GetString() == "n8n").GetProperty("url").GetString(), StringComparison.Ordinal);
+        var again = await kit.Relay.PostEvolutionAsync(routed, RelayKit.Payload("evolution-text.json", routed, keyId: "FORM-2", text: "after the edit"));
+        Assert.Equal(HttpStatusCode.OK, again.Status);
         await DashboardKit.ScreenshotAsync(page, "settings-edited");
         await page.Context.CloseAsync();
     }
