@@ -79,7 +79,7 @@ async function render() {
   main.replaceChildren();
   if (path === 'agents' && rest.length > 0) {
     document.title = 'Agent · Sentinel';
-    stop = await agent(main, ctx, decodeURIComponent(rest[0]));
+    stop = await agent(main, decodeURIComponent(rest[0]));
   } else if (!route || (route.role && !ctx.can(route.role))) {
     main.append(h('h1', {}, 'Not here'), h('p', {}, 'This page does not exist or your role cannot see it. ', h('a', { href: '#/overview' }, 'Go to the overview.')));
   } else {

@@ -66,7 +66,7 @@ const panels = [
 ];
 
 /** One agent: its facts and its charts over 1 h … 30 d, live every 5 s on the short ranges. */
-export async function agent(main, ctx, id) {
+export async function agent(main, id) {
   let range = ranges[0];
   const facts = h('section', { class: 'card' });
   const buttons = ranges.map((r) => h('button', { type: 'button', 'aria-pressed': String(r === range), onclick: () => { range = r; delete main.dataset.ready; buttons.forEach((b, i) => b.setAttribute('aria-pressed', String(ranges[i] === r))); load(); } }, r.id));
@@ -103,6 +103,5 @@ export async function agent(main, ctx, id) {
   const stop = every(5, () => (range.live || !main.dataset.ready ? load() : Promise.resolve()));
   const resize = () => charts.forEach((c) => c.chart.resize());
   window.addEventListener('resize', resize);
-  void ctx;
   return () => { stop(); window.removeEventListener('resize', resize); };
 }

@@ -1,17 +1,15 @@
 import { del, get, patch, post, put } from '../api.js';
 import { act, banner, empty, field, h, status, table, toast, when } from '../ui.js';
 
-let reveal = () => {};
-
 /** Users and roles, API keys, relay routes, notification targets (admins). */
-export async function settings(main, ctx) {
+export async function settings(main) {
   const users = h('section', {});
   const keys = h('section', {});
   const routes = h('section', {});
   const receivers = h('section', {});
   // What a form shows once (a key, a secret, an invitation) stays here while the lists below are reloaded.
   const notice = h('section', { class: 'card notice', hidden: true, 'aria-live': 'polite', tabindex: '-1' });
-  reveal = (...children) => {
+  const reveal = (...children) => {
     notice.replaceChildren(...children, h('p', {}, h('button', { type: 'button', onclick: () => { notice.hidden = true; } }, 'Done, I saved it')));
     notice.hidden = false;
     notice.focus();
@@ -21,22 +19,22 @@ export async function settings(main, ctx) {
   async function load() {
     try {
       const [u, k, r, n] = await Promise.all([get('/api/users'), get('/api/keys'), get('/api/relay/routes'), get('/api/alerts/receivers')]);
-      users.replaceChildren(h('h2', {}, 'Users and roles'), inviteForm(load),
+      users.replaceChildren(h('h2', {}, 'Users and roles'), inviteForm(reveal, load),
         table(['Name', 'Email', 'Role', 'State'], u.users.map((x) => [x.displayName, x.email, roleSelect(x, load),
           x.disabled ? status('offline', 'disabled') : x.invitationPending ? status('pending', 'invited') : status('online', 'active')]), { caption: 'Users' }));
-      keys.replaceChildren(h('h2', {}, 'API keys'), keyForm(load), k.apiKeys.length === 0 ? empty('No API key yet. Create one for a script or an n8n flow; it is shown once.')
+      keys.replaceChildren(h('h2', {}, 'API keys'), keyForm(reveal, load), k.apiKeys.length === 0 ? empty('No API key yet. Create one for a script or an n8n flow; it is shown once.')
         : table(['Name', 'Prefix', 'Scopes', 'Created', ''], k.apiKeys.map((x) => [x.name, h('code', {}, x.prefix), x.scopes.join(', '), when(x.createdAt),
           x.revokedAt ? status('revoked') : h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Revoke the key “${x.name}”? Anything using it stops working.`) && act(e.target, () => del(`/api/keys/${x.id}`), load) }, 'Revoke')]),
         { caption: 'API keys' }));
       const routeEditor = h('div', {});
-      routes.replaceChildren(h('h2', {}, 'Relay routes'), routeEditor, routeForm(load), r.routes.length === 0
+      routes.replaceChildren(h('h2', {}, 'Relay routes'), routeEditor, routeForm(reveal, load), r.routes.length === 0
         ? empty('No relay route. Add one above for each Evolution instance; its webhook URLs then appear here to paste into Evolution and Chatwoot.')
         : table(['Instance', 'Targets', 'Evolution webhook URL', 'Chatwoot webhook URL', ''], r.routes.map((x) => [x.instance, x.targets.map((t) => t.name ?? t.target).join(', '),
           h('code', {}, x.evolutionWebhookUrl), x.chatwootWebhookUrl ? h('code', {}, x.chatwootWebhookUrl) : '—',
-          h('div', { class: 'row' }, h('button', { type: 'button', onclick: () => { routeEditor.replaceChildren(routeForm(load, x)); routeEditor.querySelector('input:not([disabled])')?.focus(); } }, 'Edit'),
+          h('div', { class: 'row' }, h('button', { type: 'button', onclick: () => { routeEditor.replaceChildren(routeForm(reveal, load, x)); routeEditor.querySelector('input:not([disabled])')?.focus(); } }, 'Edit'),
             h('button', { type: 'button', class: 'danger', onclick: (e) => confirm(`Delete the route for “${x.instance}”? Its webhooks will be refused.`) && act(e.target, () => del(`/api/relay/routes/${encodeURIComponent(x.instance)}`), load) }, 'Delete'))]),
         { caption: 'Relay routes' }));
-      receivers.replaceChildren(h('h2', {}, 'Notification targets'), receiverForm(load), n.receivers.length === 0
+      receivers.replaceChildren(h('h2', {}, 'Notification targets'), receiverForm(reveal, load), n.receivers.length === 0
         ? empty('No notification target: alerts are shown here but sent nowhere. Add an n8n or Slack webhook above.')
         : table(['Name', 'Kind', 'Where', 'Group by', ''], n.receivers.map((x) => [x.name, x.kind, x.url || `Chatwoot ${x.chatwootInstance} #${x.chatwootConversationId}`, x.groupBy.join(', '),
           h('div', { class: 'row' }, h('button', { type: 'button', onclick: (e) => act(e.target, () => post(`/api/alerts/receivers/${x.id}/test`), () => toast(`Test notification queued for ${x.name}.`)) }, 'Send test'),
@@ -44,7 +42,6 @@ export async function settings(main, ctx) {
         { caption: 'Notification targets' }));
     } catch (err) { banner(err.message); }
   }
-  void ctx;
   await load();
   return () => {};
 }
@@ -57,7 +54,7 @@ function roleSelect(user, done) {
   return select;
 }
 
-function inviteForm(done) {
+function inviteForm(reveal, done) {
   const email = field('Email', { type: 'email', required: true }, null, (v) => (/^[^@\s]+@[^@\s]+$/.test(v.trim()) ? '' : 'An email address.'));
   const role = h('select', { id: 'invite-role' }, ['viewer', 'operator', 'admin', 'owner'].map((r) => h('option', { value: r }, r)));
   const submit = h('button', { type: 'submit' }, 'Invite');
@@ -73,7 +70,7 @@ function inviteForm(done) {
   return form;
 }
 
-function keyForm(done) {
+function keyForm(reveal, done) {
   const name = field('Key name', { required: true, maxlength: 100, placeholder: 'n8n flows' }, null, (v) => (v.trim() ? '' : 'Name the key after what uses it.'));
   const scopes = ['ratelimit:check', 'stats:read', 'metrics:read', 'relay:read', 'relay:write', 'alerts:read'];
   const boxes = scopes.map((s) => h('label', { class: 'row' }, h('input', { type: 'checkbox', value: s }), s));
@@ -94,7 +91,7 @@ function keyForm(done) {
 /** A relay route for one Evolution instance: where its messages go (n8n, Chatwoot) and how its webhooks authenticate.
  * Editing one leaves secrets empty: what is left empty keeps its stored value (the API's rule), and saving re-enables a
  * target a 410 disabled. */
-function routeForm(done, existing) {
+function routeForm(reveal, done, existing) {
   if (existing?.targets.some((t) => t.target === 'botpress')) {
     return empty(`The route for ${existing.instance} has a Botpress target, which this form does not edit; change it with PUT /api/relay/routes/${existing.instance}.`);
   }
@@ -141,7 +138,7 @@ function routeForm(done, existing) {
   return form;
 }
 
-function receiverForm(done) {
+function receiverForm(reveal, done) {
   const name = field('Name', { required: true, maxlength: 100, placeholder: 'ops Slack' }, null, (v) => (v.trim() ? '' : 'Name the target.'));
   const kind = h('select', { id: 'receiver-kind' }, [['slack', 'Slack-compatible webhook'], ['n8n', 'n8n webhook'], ['webhook', 'Webhook (Alertmanager JSON)'], ['chatwoot', 'Chatwoot private note']]
     .map(([k, label]) => h('option', { value: k }, label)));

@@ -177,7 +177,7 @@ internal sealed class AlertNotificationSender(AlertReceivers receivers, RelayRou
                 var (title, lines, _, _) = AlertNotificationBody.Text(body);
                 var url = $"{baseUrl.TrimEnd('/')}/api/v1/accounts/{cw.AccountId.ToString(CultureInfo.InvariantCulture)}/conversations/" +
                           $"{receiver.ChatwootConversationId!.Value.ToString(CultureInfo.InvariantCulture)}/messages";
-                request = Post(url, Json(w =>
+                request = Post(url, RelaySender.Write(w =>
                 {
                     w.WriteString("content", title + "\n" + lines);
                     w.WriteString("message_type", "outgoing");
@@ -211,7 +211,7 @@ internal sealed class AlertNotificationSender(AlertReceivers receivers, RelayRou
     public static byte[] SlackBody(string body)
     {
         var (title, lines, status, severity) = AlertNotificationBody.Text(body);
-        return Json(w =>
+        return RelaySender.Write(w =>
         {
             w.WriteString("text", title);
             w.WriteStartArray("attachments");
@@ -226,6 +226,4 @@ internal sealed class AlertNotificationSender(AlertReceivers receivers, RelayRou
     }
 
     private static HttpRequestMessage Post(string url, byte[] body) => new(HttpMethod.Post, url) { Content = RelaySender.Json(body) };
-
-    private static byte[] Json(Action<Utf8JsonWriter> write) => RelaySender.Write(write);
 }

@@ -199,9 +199,11 @@ internal sealed partial class AlertNotifier(
             group.LastNotifiedAt = now;
         }
 
-        foreach (var m in group.Members.Values.Where(m => m.State == AlertStates.Resolved).ToList())
+        var gone = group.Members.Values.Where(m => m.State == AlertStates.Resolved).ToList();
+        foreach (var m in gone)
             group.Members.Remove(m.Key);
-        batch.BatchCommands.Add(Command("delete from alert_group_alerts where group_id = $1 and state = 'resolved'", group.Id));
+        if (gone.Count > 0)
+            batch.BatchCommands.Add(Command("delete from alert_group_alerts where group_id = $1 and state = 'resolved'", group.Id));
         if (group.Members.Count == 0)
         {
             group.ActiveSince = null;

@@ -72,7 +72,8 @@ internal sealed partial class Heuristics(NpgsqlDataSource dataSource, AuthBlocks
         var count = 0;
         foreach (var ip in offenders.GroupBy(o => o.Ip, StringComparer.Ordinal))
         {
-            // Failures from before the IP's last block ended were already judged: a block is only placed for new ones.
+            // An IP already blocked is left alone: its failures earned the block it has (BlockAsync answers null), and
+            // while blocked it cannot fail again; when the block ends, those failures are older than the window.
             if (await blocks.BlockAsync(ip.Key, ct) is not { } block)
                 continue;
             count++;

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Sentinel.Core.Alerts;
 using Sentinel.Core.Identity;
 using Sentinel.Functions.Gateway;
@@ -171,12 +173,6 @@ internal static class AlertsEndpoints
           .Produces<TestSent>(StatusCodes.Status202Accepted);
     }
 
-    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<ReceiverView> SavedReceiver(HttpContext http, AlertReceiver receiver, int status, bool withSecret)
-    {
-        http.Response.Headers.ETag = string.Create(CultureInfo.InvariantCulture, $"\"{receiver.Version}\"");
-        return TypedResults.Json(ReceiverView.From(receiver, withSecret), AlertsApiJsonContext.Default.ReceiverView, statusCode: status);
-    }
-
     /// <summary>Reads <c>If-Match</c> (the version a GET's ETag gave); false when it is present and not a version.</summary>
     private static bool TryIfMatch(HttpContext http, out int? expected)
     {
@@ -191,9 +187,16 @@ internal static class AlertsEndpoints
 
     private static IResult BadIfMatch() => Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid If-Match", "If-Match is the ETag a GET returned, e.g. \"3\".");
 
-    private static Microsoft.AspNetCore.Http.HttpResults.JsonHttpResult<RuleView> Saved(HttpContext http, AlertRule rule, int status)
+    private static JsonHttpResult<RuleView> Saved(HttpContext http, AlertRule rule, int status) =>
+        Versioned(http, rule.Version, RuleView.From(rule), AlertsApiJsonContext.Default.RuleView, status);
+
+    private static JsonHttpResult<ReceiverView> SavedReceiver(HttpContext http, AlertReceiver receiver, int status, bool withSecret) =>
+        Versioned(http, receiver.Version, ReceiverView.From(receiver, withSecret), AlertsApiJsonContext.Default.ReceiverView, status);
+
+    /// <summary>A versioned resource: its version is the ETag (what <see cref="TryIfMatch"/> reads back).</summary>
+    private static JsonHttpResult<T> Versioned<T>(HttpContext http, int version, T body, JsonTypeInfo<T> type, int status)
     {
-        http.Response.Headers.ETag = string.Create(CultureInfo.InvariantCulture, $"\"{rule.Version}\"");
-        return TypedResults.Json(RuleView.From(rule), AlertsApiJsonContext.Default.RuleView, statusCode: status);
+        http.Response.Headers.ETag = string.Create(CultureInfo.InvariantCulture, $"\"{version}\"");
+        return TypedResults.Json(body, type, statusCode: status);
     }
 }

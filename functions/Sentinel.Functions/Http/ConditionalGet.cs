@@ -6,8 +6,8 @@ namespace Sentinel.Functions.Http;
 /// Conditional GETs for the API's JSON answers: a successful GET under <c>/api/</c> gets a strong <c>ETag</c> (a hash
 /// of its body) unless its endpoint set one (rules and receivers use their version), and a request whose
 /// <c>If-None-Match</c> names it is answered 304 with no body. The dashboard polls every few seconds; an idle page then
-/// costs the query but neither the transfer nor the browser's parsing and redrawing. Answers over 1 MiB are passed
-/// through unbuffered.
+/// costs the query but neither the transfer nor the browser's parsing and redrawing. Answers over 1 MiB, and anything
+/// but JSON, are copied through as they came, without an ETag.
 /// </summary>
 internal static class ConditionalGet
 {

@@ -46,7 +46,6 @@ create table alert_groups (
     last_resolved     text[]      not null default '{}',
     unique (receiver_id, group_key)
 );
-create index alert_groups_due on alert_groups (next_flush_at) where next_flush_at is not null;
 
 -- The alerts in a group: firing ones as the evaluator last saw them, resolved ones until a flush has seen them.
 create table alert_group_alerts (

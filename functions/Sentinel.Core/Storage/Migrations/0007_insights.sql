@@ -36,5 +36,5 @@ create table insights (
     resolved_at   timestamptz
 );
 create unique index insights_active on insights (coalesce(tenant_id, ''), kind, subject) where state = 'active';
-create index insights_tenant_seen on insights (tenant_id, last_seen desc, id desc);
-create index insights_seen on insights using brin (last_seen);
+create index insights_tenant on insights (tenant_id, id desc);            -- the API: a tenant's newest first, paged by id
+create index insights_resolved on insights (resolved_at) where state = 'resolved';  -- retention
